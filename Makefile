@@ -1,0 +1,103 @@
+# smtpproxy: one plain Makefile.
+#   make            ./smtpproxy (release build, objects in build/rel)
+#   make asan       build/asan/smtpproxy (AddressSanitizer + UBSan)
+#   make test       install test dependencies, unit tests, end-to-end tests
+#   make run        install what is missing, start a demo on 127.0.0.1
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make lint       warnings as errors, mandoc -Tlint, cppcheck
+#   make bench      the benchmark (bench/)
+
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR	?=
+CC	?= cc
+
+PKGS	 = openssl libsasl2 libcares libbsd
+WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wformat=2 -Wno-format-nonliteral
+CFLAGS	?= -O2 -g
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) -D_FORTIFY_SOURCE=2 \
+	   -fstack-protector-strong -I. $(CFLAGS) $(EXTRA_CFLAGS) \
+	   $$(pkg-config --cflags $(PKGS))
+LIBS	 = $$(pkg-config --libs $(PKGS)) -lcdb
+SAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
+	   -fno-sanitize-recover=undefined
+
+SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c \
+	   smtp/smtp_session.c smtp/smtp_parse.c smtp/smtp_data.c
+LIBSRCS	 = $(filter-out smtpproxy.c,$(SRCS))
+HDRS	 = log.h iobuf.h version.h conf/conf.h backend/backend.h smtp/smtp.h
+UNITS	 = test_parse test_data test_conf
+
+REL	 = build/rel
+ASAN	 = build/asan
+UNIT	 = build/unit
+
+.PHONY: all asan unit test run install lint bench clean deps deps-test
+
+all: smtpproxy
+
+smtpproxy: $(SRCS:%.c=$(REL)/%.o)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(REL)/%.o: %.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+asan: $(ASAN)/smtpproxy
+
+$(ASAN)/smtpproxy: $(SRCS:%.c=$(ASAN)/%.o)
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
+
+$(ASAN)/%.o: %.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -O1 $(SAN) -c -o $@ $<
+
+$(UNIT)/%: tests/unit/%.c tests/unit/unit.h $(LIBSRCS:%.c=$(ASAN)/%.o)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -O1 $(SAN) -o $@ $< $(LIBSRCS:%.c=$(ASAN)/%.o) $(LIBS)
+
+unit: $(UNITS:%=$(UNIT)/%)
+
+deps:
+	sh tools/deps.sh build
+
+deps-test:
+	sh tools/deps.sh test
+
+test: deps-test
+	$(MAKE) asan unit
+	tests/run
+
+run: deps
+	$(MAKE) all
+	sh tools/demo.sh
+
+install: smtpproxy
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/smtpproxy \
+	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d
+	install -m 755 smtpproxy $(DESTDIR)$(SBINDIR)/smtpproxy
+	install -m 644 man/smtpproxy.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 644 man/smtpproxy.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	test -e $(DESTDIR)$(SYSCONFDIR)/smtpproxy/smtpproxy.conf || \
+	    install -m 644 etc/smtpproxy.conf $(DESTDIR)$(SYSCONFDIR)/smtpproxy/
+	test -e $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpproxy || \
+	    install -m 644 xinetd.d/smtpproxy $(DESTDIR)$(SYSCONFDIR)/xinetd.d/
+
+lint:
+	$(MAKE) clean
+	$(MAKE) all EXTRA_CFLAGS=-Werror
+	mandoc -Tlint -Wwarning man/*.[0-9]
+	if command -v cppcheck >/dev/null; then \
+	    cppcheck --quiet --error-exitcode=1 --std=c11 -I. \
+	    --suppress=missingIncludeSystem $(SRCS); fi
+
+bench: deps
+	$(MAKE) all
+	sh bench/run
+
+clean:
+	rm -rf build smtpproxy

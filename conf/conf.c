@@ -1,0 +1,525 @@
+/*
+ * conf.c: the key table and the "key value" parser.
+ * Each key has a type, a default, bounds or choices, and one line of help;
+ * the parser is generic, the table is the only place a key is declared.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "conf.h"
+
+#define CONF_LINE_MAX	4096
+
+enum conf_type {
+	CT_STR,		/* free text */
+	CT_INT,		/* integer within bounds */
+	CT_SIZE,	/* long long within bounds */
+	CT_TIME,	/* seconds, optional s/m/h/d suffix */
+	CT_BOOL,	/* yes | no */
+	CT_ENUM,	/* one of choices, stored as its index */
+	CT_SET,		/* "none" or a list of choices, stored as bits */
+	CT_LIST		/* repeatable free text */
+};
+
+typedef int (*conf_check_fn)(struct conf *, const char *, char *, size_t);
+
+struct conf_key {
+	const char		*name;
+	enum conf_type		 type;
+	size_t			 off;
+	const char		*def;
+	long long		 min, max;
+	const char *const	*choices;
+	conf_check_fn		 check;
+	const char		*help;
+};
+
+static const char *const conf_yesno[] = { "no", "yes", NULL };
+static const char *const conf_protos[] = { "smtp", "lmtp", NULL };
+static const char *const conf_xclients[] = { "auto", "yes", "no", NULL };
+static const char *const conf_bares[] = { "reject", "normalize", NULL };
+static const char *const conf_exts[] = { "dsn", "smtputf8", NULL };
+
+static int conf_check_backend(struct conf *, const char *, char *, size_t);
+static int conf_check_greeting(struct conf *, const char *, char *, size_t);
+
+#define O(f)	offsetof(struct conf, f)
+#define DAY	86400
+
+static const struct conf_key conf_keys[] = {
+	{ "hostname", CT_STR, O(hostname), "", 0, 255, NULL, NULL,
+	    "name in the greeting and EHLO reply (default: the system's)" },
+	{ "user", CT_STR, O(user), "nobody", 1, 64, NULL, NULL,
+	    "account a session runs as when started as root" },
+	{ "group", CT_STR, O(group), "nogroup", 1, 64, NULL, NULL,
+	    "group a session runs as when started as root" },
+	{ "backend", CT_STR, O(backend), "127.0.0.1:10025", 1, 255, NULL,
+	    conf_check_backend, "the MTA: host:port, [ipv6]:port or unix:/path" },
+	{ "backend_protocol", CT_ENUM, O(backend_protocol), "smtp", 0, 0,
+	    conf_protos, NULL, "smtp or lmtp" },
+	{ "backend_xclient", CT_ENUM, O(backend_xclient), "auto", 0, 0,
+	    conf_xclients, NULL, "pass the client with XCLIENT/XFORWARD" },
+	{ "backend_extensions", CT_SET, O(backend_extensions), "none", 0, 0,
+	    conf_exts, NULL, "extensions the backend supports: dsn, smtputf8" },
+	{ "greeting", CT_STR, O(greeting), "%H ESMTP", 0, 400, NULL,
+	    conf_check_greeting, "220 text; %H host, %V version, %T date" },
+	{ "help", CT_LIST, O(help), NULL, 0, 400, NULL, NULL,
+	    "one line of the HELP reply (repeatable)" },
+	{ "vrfy", CT_BOOL, O(vrfy), "no", 0, 0, conf_yesno, NULL,
+	    "answer VRFY with 252 instead of 502" },
+	{ "expn", CT_BOOL, O(expn), "no", 0, 0, conf_yesno, NULL,
+	    "answer EXPN with 252 instead of 502" },
+	{ "max_message_size", CT_SIZE, O(max_message_size), "10240000", 0,
+	    LLONG_MAX / 2, NULL, NULL, "bytes; 0 = no limit" },
+	{ "max_recipients", CT_INT, O(max_recipients), "1000", 1, 100000,
+	    NULL, NULL, "recipients per message" },
+	{ "max_unknown_commands", CT_INT, O(max_unknown_commands), "10", 0,
+	    10000, NULL, NULL, "unknown commands before disconnecting" },
+	{ "max_errors", CT_INT, O(max_errors), "20", 1, 10000, NULL, NULL,
+	    "protocol errors before disconnecting" },
+	{ "max_line_length", CT_INT, O(max_line_length), "2048", 512, 10000,
+	    NULL, NULL, "longest command line in bytes" },
+	{ "timeout_command", CT_TIME, O(timeout_command), "300", 1, DAY,
+	    NULL, NULL, "wait for a client command" },
+	{ "timeout_data", CT_TIME, O(timeout_data), "300", 1, DAY, NULL, NULL,
+	    "wait for each piece of the message" },
+	{ "timeout_backend", CT_TIME, O(timeout_backend), "300", 1, DAY, NULL,
+	    NULL, "wait for the backend (connect and each reply)" },
+	{ "timeout_session", CT_TIME, O(timeout_session), "3600", 1, 7 * DAY,
+	    NULL, NULL, "whole session" },
+	{ "bare_newline", CT_ENUM, O(bare_newline), "reject", 0, 0, conf_bares,
+	    NULL, "bare CR or LF in DATA: reject or normalize" },
+	{ "log_file", CT_STR, O(log_file), "", 0, 1024, NULL, NULL,
+	    "append log lines here instead of syslog" },
+};
+
+#define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
+
+static const struct conf_key *
+conf_find(const char *name)
+{
+	for (size_t i = 0; i < CONF_NKEYS; i++)
+		if (strcmp(conf_keys[i].name, name) == 0)
+			return &conf_keys[i];
+	return NULL;
+}
+
+static int
+conf_choice(const char *const *choices, const char *v, size_t len)
+{
+	for (int i = 0; choices[i] != NULL; i++)
+		if (strlen(choices[i]) == len && strncmp(choices[i], v, len) == 0)
+			return i;
+	return -1;
+}
+
+static int
+conf_number(const struct conf_key *k, const char *v, long long *out,
+    char *why, size_t wlen)
+{
+	char		*end;
+	long long	 n, mult = 1;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (end == v || errno != 0 || n < 0) {
+		snprintf(why, wlen, "%s: not a number: '%s'", k->name, v);
+		return -1;
+	}
+	if (k->type == CT_TIME && *end != '\0' && end[1] == '\0') {
+		const char *u = strchr("smhd", *end);
+		static const long long units[] = { 1, 60, 3600, 86400 };
+
+		if (u != NULL) {
+			mult = units[u - "smhd"];
+			end++;
+		}
+	}
+	if (*end != '\0') {
+		snprintf(why, wlen, "%s: not a number: '%s'", k->name, v);
+		return -1;
+	}
+	if (n > k->max / mult || n * mult < k->min) {
+		snprintf(why, wlen, "%s: %s is out of range %lld..%lld",
+		    k->name, v, k->min, k->max);
+		return -1;
+	}
+	*out = n * mult;
+	return 0;
+}
+
+static int
+conf_set_bits(const struct conf_key *k, const char *v, int *bits,
+    char *why, size_t wlen)
+{
+	size_t	 len;
+	int	 i;
+
+	*bits = 0;
+	if (strcmp(v, "none") == 0)
+		return 0;
+	while (*v != '\0') {
+		len = strcspn(v, ", \t");
+		if (len > 0) {
+			if ((i = conf_choice(k->choices, v, len)) == -1) {
+				snprintf(why, wlen, "%s: unknown value '%.*s'",
+				    k->name, (int)len, v);
+				return -1;
+			}
+			*bits |= 1 << i;
+		}
+		v += len;
+		v += strspn(v, ", \t");
+	}
+	return 0;
+}
+
+static int
+conf_set_string(char **slot, const char *v)
+{
+	char *copy = strdup(v);
+
+	if (copy == NULL)
+		return -1;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+static int
+conf_append(const struct conf_key *k, struct conf_list *l, const char *v,
+    int override, char *why, size_t wlen)
+{
+	if (override && !l->overridden) {
+		for (int i = 0; i < l->n; i++)
+			free(l->v[i]);
+		l->n = 0;
+		l->overridden = 1;
+	}
+	if (l->n == CONF_LIST_MAX) {
+		snprintf(why, wlen, "%s: more than %d lines", k->name,
+		    CONF_LIST_MAX);
+		return -1;
+	}
+	if ((l->v[l->n] = strdup(v)) == NULL) {
+		snprintf(why, wlen, "out of memory");
+		return -1;
+	}
+	l->n++;
+	return 0;
+}
+
+/* Store one value in its slot; the checks of the key's type come first. */
+static int
+conf_store(struct conf *c, const struct conf_key *k, const char *v,
+    int override, char *why, size_t wlen)
+{
+	char		*base = (char *)c + k->off;
+	long long	 n;
+	int		 i;
+
+	if ((k->type == CT_STR || k->type == CT_LIST) &&
+	    (long long)strlen(v) > k->max) {
+		snprintf(why, wlen, "%s: longer than %lld bytes", k->name, k->max);
+		return -1;
+	}
+	if (k->check != NULL && k->check(c, v, why, wlen) == -1)
+		return -1;
+	switch (k->type) {
+	case CT_STR:
+		if (conf_set_string((char **)base, v) == -1) {
+			snprintf(why, wlen, "out of memory");
+			return -1;
+		}
+		return 0;
+	case CT_LIST:
+		return conf_append(k, (struct conf_list *)base, v, override,
+		    why, wlen);
+	case CT_INT:
+	case CT_TIME:
+	case CT_SIZE:
+		if (conf_number(k, v, &n, why, wlen) == -1)
+			return -1;
+		if (k->type == CT_SIZE)
+			*(long long *)base = n;
+		else
+			*(int *)base = (int)n;
+		return 0;
+	case CT_BOOL:
+	case CT_ENUM:
+		if ((i = conf_choice(k->choices, v, strlen(v))) == -1) {
+			snprintf(why, wlen, "%s: '%s' is not one of the choices",
+			    k->name, v);
+			return -1;
+		}
+		*(int *)base = i;
+		return 0;
+	case CT_SET:
+		return conf_set_bits(k, v, (int *)base, why, wlen);
+	}
+	return -1;
+}
+
+void
+conf_init(struct conf *c)
+{
+	char why[256], host[256];
+
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < CONF_NKEYS; i++)
+		if (conf_keys[i].def != NULL &&
+		    conf_store(c, &conf_keys[i], conf_keys[i].def, 0, why,
+		    sizeof(why)) == -1)
+			abort();	/* a default that fails its own check */
+	if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
+		strlcpy(host, "localhost", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	if (conf_set_string(&c->hostname, host) == -1)
+		abort();
+}
+
+static void
+conf_report(conf_err_fn err, const char *file, int line, const char *why)
+{
+	char msg[CONF_LINE_MAX + 128];
+
+	if (line > 0)
+		snprintf(msg, sizeof(msg), "%s:%d: %s", file, line, why);
+	else
+		snprintf(msg, sizeof(msg), "%s: %s", file, why);
+	err(msg);
+}
+
+int
+conf_set(struct conf *c, const char *key, const char *value,
+    const char *where, conf_err_fn err)
+{
+	const struct conf_key	*k;
+	char			 why[512];
+
+	if ((k = conf_find(key)) == NULL) {
+		snprintf(why, sizeof(why), "unknown key '%s'", key);
+		conf_report(err, where, 0, why);
+		return -1;
+	}
+	if (conf_store(c, k, value, 1, why, sizeof(why)) == -1) {
+		conf_report(err, where, 0, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Split "key value" in place; returns 0 for a blank or comment line. */
+static int
+conf_split(char *line, char **key, char **value)
+{
+	char	*p = line + strspn(line, " \t"), *end;
+
+	if (*p == '\0' || *p == '#')
+		return 0;
+	*key = p;
+	p += strcspn(p, " \t");
+	if (*p != '\0')
+		*p++ = '\0';
+	p += strspn(p, " \t");
+	end = p + strlen(p);
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	*value = p;
+	return 1;
+}
+
+static int
+conf_line(struct conf *c, char *buf, const char *path, int lineno,
+    conf_err_fn err)
+{
+	const struct conf_key	*k;
+	char			*key, *value, why[512];
+	size_t			 len = strlen(buf);
+
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	if (len > 0 && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+	if (!conf_split(buf, &key, &value))
+		return 0;
+	if ((k = conf_find(key)) == NULL) {
+		snprintf(why, sizeof(why), "unknown key '%s'", key);
+		conf_report(err, path, lineno, why);
+		return -1;
+	}
+	if (*value == '\0' && k->type != CT_STR) {
+		snprintf(why, sizeof(why), "%s: missing value", key);
+		conf_report(err, path, lineno, why);
+		return -1;
+	}
+	if (conf_store(c, k, value, 0, why, sizeof(why)) == -1) {
+		conf_report(err, path, lineno, why);
+		return -1;
+	}
+	return 0;
+}
+
+int
+conf_load(struct conf *c, const char *path, conf_err_fn err)
+{
+	FILE	*fp;
+	char	 buf[CONF_LINE_MAX];
+	int	 lineno = 0, rc = 0;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		conf_report(err, path, 0, strerror(errno));
+		return -1;
+	}
+	while (fgets(buf, sizeof(buf), fp) != NULL) {
+		lineno++;
+		if (strchr(buf, '\n') == NULL && !feof(fp)) {
+			conf_report(err, path, lineno, "line too long");
+			rc = -1;
+			int ch;
+			while ((ch = fgetc(fp)) != EOF && ch != '\n')
+				;
+			continue;
+		}
+		if (conf_line(c, buf, path, lineno, err) == -1)
+			rc = -1;
+	}
+	if (ferror(fp)) {
+		conf_report(err, path, lineno, strerror(errno));
+		rc = -1;
+	}
+	fclose(fp);
+	return rc;
+}
+
+static int
+conf_check_backend(struct conf *c, const char *v, char *why, size_t wlen)
+{
+	struct conf_addr	 a = { 0 };
+	const char		*colon;
+
+	if (strncmp(v, "unix:", 5) == 0) {
+		a.kind = CONF_ADDR_UNIX;
+		if (v[5] != '/' || strlcpy(a.path, v + 5, sizeof(a.path)) >=
+		    sizeof(a.path)) {
+			snprintf(why, wlen, "backend: bad socket path '%s'", v);
+			return -1;
+		}
+		c->backend_addr = a;
+		return 0;
+	}
+	a.kind = CONF_ADDR_INET;
+	if (*v == '[') {
+		const char *rb = strchr(v, ']');
+
+		if (rb == NULL || rb[1] != ':' || rb == v + 1 ||
+		    (size_t)(rb - v - 1) >= sizeof(a.host))
+			goto bad;
+		memcpy(a.host, v + 1, (size_t)(rb - v - 1));
+		colon = rb + 1;
+	} else {
+		colon = strrchr(v, ':');
+		if (colon == NULL || colon == v ||
+		    (size_t)(colon - v) >= sizeof(a.host) ||
+		    memchr(v, ':', (size_t)(colon - v)) != NULL)
+			goto bad;
+		memcpy(a.host, v, (size_t)(colon - v));
+	}
+	long long port;
+	char *end;
+	port = strtoll(colon + 1, &end, 10);
+	if (end == colon + 1 || *end != '\0' || port < 1 || port > 65535)
+		goto bad;
+	snprintf(a.port, sizeof(a.port), "%lld", port);
+	c->backend_addr = a;
+	return 0;
+bad:
+	snprintf(why, wlen,
+	    "backend: '%s' is not host:port, [ipv6]:port or unix:/path", v);
+	return -1;
+}
+
+/* ZMailer hdr220 metatags: %H host, %V version, %T time, %% percent. */
+static int
+conf_check_greeting(struct conf *c, const char *v, char *why, size_t wlen)
+{
+	(void)c;
+	for (const char *p = v; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(why, wlen, "greeting: control character");
+			return -1;
+		}
+		if (*p != '%')
+			continue;
+		if (p[1] == '\0' || strchr("HVT%", p[1]) == NULL) {
+			snprintf(why, wlen,
+			    "greeting: unknown metatag '%%%c' (use %%H %%V %%T %%%%)",
+			    p[1] ? p[1] : ' ');
+			return -1;
+		}
+		p++;
+	}
+	return 0;
+}
+
+int
+conf_check(const struct conf *c, conf_err_fn err)
+{
+	if (c->hostname[0] == '\0') {
+		err("hostname: must not be empty");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+conf_dump_key(const struct conf *c, const struct conf_key *k, FILE *out)
+{
+	const char	*base = (const char *)c + k->off;
+	int		 bits;
+
+	switch (k->type) {
+	case CT_STR:
+		fprintf(out, "%s %s\n", k->name, *(char *const *)base);
+		break;
+	case CT_LIST:
+		for (int i = 0; i < ((const struct conf_list *)base)->n; i++)
+			fprintf(out, "%s %s\n", k->name,
+			    ((const struct conf_list *)base)->v[i]);
+		break;
+	case CT_INT:
+	case CT_TIME:
+		fprintf(out, "%s %d\n", k->name, *(const int *)base);
+		break;
+	case CT_SIZE:
+		fprintf(out, "%s %lld\n", k->name, *(const long long *)base);
+		break;
+	case CT_BOOL:
+	case CT_ENUM:
+		fprintf(out, "%s %s\n", k->name, k->choices[*(const int *)base]);
+		break;
+	case CT_SET:
+		bits = *(const int *)base;
+		fprintf(out, "%s", k->name);
+		for (int i = 0; k->choices[i] != NULL; i++)
+			if (bits & (1 << i))
+				fprintf(out, " %s", k->choices[i]);
+		fprintf(out, "%s\n", bits ? "" : " none");
+		break;
+	}
+}
+
+void
+conf_dump(const struct conf *c, FILE *out)
+{
+	for (size_t i = 0; i < CONF_NKEYS; i++)
+		conf_dump_key(c, &conf_keys[i], out);
+}

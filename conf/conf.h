@@ -1,0 +1,80 @@
+/*
+ * conf: smtpproxy.conf, a typed table of keys with defaults and bounds.
+ *
+ * conf_init(c) fills every key with its default.
+ * conf_load(c, path, err) reads "key value" lines; conf_set(c, key, value,
+ * where, err) sets one key (used for -o key=value).  Both return 0, or -1
+ * after calling err() once per problem with "file:line: reason".
+ * Repeatable keys append in a file; the first -o of such a key replaces
+ * what the file said.
+ * conf_check(c, err) validates the keys that depend on each other.
+ * conf_dump(c, out) prints every key with its value (for -n -d).
+ * The strings a struct conf holds live as long as the process.
+ */
+#ifndef SMTPPROXY_CONF_H
+#define SMTPPROXY_CONF_H
+
+#include <stdio.h>
+
+#define CONF_LIST_MAX	64
+
+enum conf_proto { CONF_PROTO_SMTP, CONF_PROTO_LMTP };
+enum conf_xclient { CONF_XCLIENT_AUTO, CONF_XCLIENT_YES, CONF_XCLIENT_NO };
+enum conf_bare { CONF_BARE_REJECT, CONF_BARE_NORMALIZE };
+
+/* backend_extensions bits */
+#define CONF_EXT_DSN		0x01
+#define CONF_EXT_SMTPUTF8	0x02
+
+enum conf_addr_kind { CONF_ADDR_INET, CONF_ADDR_UNIX };
+
+/* backend, parsed: host and port for INET, path for UNIX */
+struct conf_addr {
+	enum conf_addr_kind	 kind;
+	char			 host[256];
+	char			 port[8];
+	char			 path[108];
+};
+
+struct conf_list {
+	char	*v[CONF_LIST_MAX];
+	int	 n;
+	int	 overridden;
+};
+
+struct conf {
+	char		*hostname;
+	char		*user;
+	char		*group;
+	char		*backend;
+	struct conf_addr backend_addr;
+	int		 backend_protocol;
+	int		 backend_xclient;
+	int		 backend_extensions;
+	char		*greeting;
+	struct conf_list help;
+	int		 vrfy;
+	int		 expn;
+	long long	 max_message_size;
+	int		 max_recipients;
+	int		 max_unknown_commands;
+	int		 max_errors;
+	int		 max_line_length;
+	int		 timeout_command;
+	int		 timeout_data;
+	int		 timeout_backend;
+	int		 timeout_session;
+	int		 bare_newline;
+	char		*log_file;
+};
+
+typedef void (*conf_err_fn)(const char *);
+
+void	conf_init(struct conf *);
+int	conf_load(struct conf *, const char *, conf_err_fn);
+int	conf_set(struct conf *, const char *, const char *, const char *,
+	    conf_err_fn);
+int	conf_check(const struct conf *, conf_err_fn);
+void	conf_dump(const struct conf *, FILE *);
+
+#endif

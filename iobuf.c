@@ -1,0 +1,256 @@
+/*
+ * iobuf.c: poll(2)-bounded reads and writes with one buffer each way.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "iobuf.h"
+
+void
+iobuf_init(struct iobuf *io, int rfd, int wfd, int timeout)
+{
+	memset(io, 0, sizeof(*io));
+	io->rfd = rfd;
+	io->wfd = wfd;
+	io->timeout = timeout;
+}
+
+void
+iobuf_set_deadline(struct iobuf *io, double deadline)
+{
+	io->deadline = deadline;
+}
+
+double
+iobuf_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+iobuf_fail(struct iobuf *io, enum iobuf_err err)
+{
+	if (io->err == IOBUF_OK) {
+		io->err = err;
+		io->saved_errno = errno;
+	}
+	return -1;
+}
+
+/* Wait for fd to be ready; the shorter of timeout and deadline wins. */
+static int
+iobuf_wait(struct iobuf *io, int fd, short events)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = events };
+	double		 limit = io->timeout, left;
+	int		 n;
+
+	for (;;) {
+		enum iobuf_err why = IOBUF_TIMEOUT;
+
+		if (io->deadline > 0) {
+			left = io->deadline - iobuf_now();
+			if (left <= limit) {
+				limit = left > 0 ? left : 0;
+				why = IOBUF_DEADLINE;
+			}
+		}
+		n = poll(&pfd, 1, (int)(limit * 1000) + 1);
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			return iobuf_fail(io, why);
+		if (errno != EINTR)
+			return iobuf_fail(io, IOBUF_ERROR);
+	}
+}
+
+int
+iobuf_flush(struct iobuf *io)
+{
+	size_t	 off = 0;
+	ssize_t	 n;
+
+	if (io->err != IOBUF_OK)
+		return -1;
+	while (off < io->wlen) {
+		if (iobuf_wait(io, io->wfd, POLLOUT) == -1)
+			return -1;
+		n = write(io->wfd, io->wbuf + off, io->wlen - off);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n <= 0)
+			return iobuf_fail(io, IOBUF_ERROR);
+		off += (size_t)n;
+	}
+	io->wlen = 0;
+	return 0;
+}
+
+int
+iobuf_write(struct iobuf *io, const void *data, size_t len)
+{
+	const char	*p = data;
+	size_t		 chunk;
+
+	while (len > 0) {
+		if (io->wlen == sizeof(io->wbuf) && iobuf_flush(io) == -1)
+			return -1;
+		chunk = sizeof(io->wbuf) - io->wlen;
+		if (chunk > len)
+			chunk = len;
+		memcpy(io->wbuf + io->wlen, p, chunk);
+		io->wlen += chunk;
+		p += chunk;
+		len -= chunk;
+	}
+	return io->err == IOBUF_OK ? 0 : -1;
+}
+
+int
+iobuf_printf(struct iobuf *io, const char *fmt, ...)
+{
+	char	 buf[4096];
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	return iobuf_write(io, buf, (size_t)n);
+}
+
+/* Read more input; pending output goes first so a peer never waits on us. */
+static int
+iobuf_fill(struct iobuf *io)
+{
+	ssize_t n;
+
+	if (io->err != IOBUF_OK || iobuf_flush(io) == -1)
+		return -1;
+	if (io->rpos > 0) {
+		memmove(io->rbuf, io->rbuf + io->rpos, io->rlen - io->rpos);
+		io->rlen -= io->rpos;
+		io->rpos = 0;
+	}
+	for (;;) {
+		if (iobuf_wait(io, io->rfd, POLLIN) == -1)
+			return -1;
+		n = read(io->rfd, io->rbuf + io->rlen, sizeof(io->rbuf) - io->rlen);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == 0)
+			return iobuf_fail(io, IOBUF_EOF);
+		if (n < 0)
+			return iobuf_fail(io, IOBUF_ERROR);
+		io->rlen += (size_t)n;
+		return 0;
+	}
+}
+
+static enum iobuf_line
+iobuf_classify(const char *line, size_t len)
+{
+	if (len == 0 || line[len - 1] != '\r')
+		return IOL_BARE;
+	if (memchr(line, '\r', len - 1) != NULL)
+		return IOL_BARE;
+	if (memchr(line, '\0', len - 1) != NULL)
+		return IOL_NUL;
+	return IOL_OK;
+}
+
+enum iobuf_line
+iobuf_getline(struct iobuf *io, char *line, size_t size, size_t *lenp)
+{
+	int	 toolong = 0;
+	char	*start, *nl;
+	size_t	 len;
+
+	for (;;) {
+		start = io->rbuf + io->rpos;
+		nl = memchr(start, '\n', io->rlen - io->rpos);
+		if (nl != NULL)
+			break;
+		if (io->rlen - io->rpos >= size ||
+		    io->rlen - io->rpos >= sizeof(io->rbuf) - 1) {
+			toolong = 1;	/* keep the last byte: it may be CR */
+			io->rpos = io->rlen - 1;
+		}
+		if (iobuf_fill(io) == -1)
+			return IOL_FAIL;
+	}
+	len = (size_t)(nl - start);
+	io->rpos += len + 1;
+	if (toolong || len > size) {
+		*lenp = 0;
+		line[0] = '\0';
+		return IOL_TOOLONG;
+	}
+	enum iobuf_line kind = iobuf_classify(start, len);
+	if (kind == IOL_OK)
+		len--;
+	memcpy(line, start, len);
+	line[len < size ? len : size - 1] = '\0';
+	*lenp = len;
+	return kind;
+}
+
+/* Buffered input for DATA, read in if none; 0 at EOF, -1 on error. */
+ssize_t
+iobuf_peek(struct iobuf *io, const char **p)
+{
+	if (io->rpos == io->rlen && iobuf_fill(io) == -1)
+		return io->err == IOBUF_EOF ? 0 : -1;
+	*p = io->rbuf + io->rpos;
+	return (ssize_t)(io->rlen - io->rpos);
+}
+
+void
+iobuf_consume(struct iobuf *io, size_t n)
+{
+	io->rpos += n;
+}
+
+size_t
+iobuf_buffered(const struct iobuf *io)
+{
+	return io->rlen - io->rpos;
+}
+
+/* Drop buffered input (after STARTTLS, or before closing). */
+void
+iobuf_discard(struct iobuf *io)
+{
+	io->rpos = io->rlen = 0;
+}
+
+const char *
+iobuf_strerror(const struct iobuf *io)
+{
+	switch (io->err) {
+	case IOBUF_OK:
+		return "ok";
+	case IOBUF_EOF:
+		return "eof";
+	case IOBUF_TIMEOUT:
+		return "timeout";
+	case IOBUF_DEADLINE:
+		return "session-timeout";
+	case IOBUF_ERROR:
+		return strerror(io->saved_errno);
+	}
+	return "unknown";
+}

@@ -1,0 +1,70 @@
+/*
+ * iobuf: bounded, buffered, deadline-aware I/O on a pair of descriptors.
+ * Used for the client (fd 0/1) and for the backend connection.
+ *
+ * Every wait is bounded by the per-operation timeout and by an absolute
+ * session deadline, whichever comes first.  Output is buffered; it is
+ * flushed when the buffer fills, on iobuf_flush(), and before any read
+ * that would block, which is exactly what SMTP PIPELINING needs: replies
+ * to a pipelined group leave in one write, in order.
+ *
+ * iobuf_getline() returns one CRLF-terminated line without its CRLF,
+ * NUL-terminated in the caller's buffer.  A line longer than the buffer is
+ * consumed through its LF and reported as IOL_TOOLONG; a line ending in a
+ * bare LF or holding a bare CR is consumed and reported as IOL_BARE; a line
+ * holding a NUL byte as IOL_NUL.
+ * iobuf_peek() shows the buffered input (reading some if there is none) for
+ * DATA; 0 means EOF, -1 an error (see iobuf->err); iobuf_consume() takes
+ * what the caller used.
+ * Errors are sticky: once err is set, every call fails.
+ */
+#ifndef SMTPPROXY_IOBUF_H
+#define SMTPPROXY_IOBUF_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define IOBUF_SIZE	16384
+
+enum iobuf_err {
+	IOBUF_OK,
+	IOBUF_EOF,
+	IOBUF_TIMEOUT,		/* the per-operation timeout */
+	IOBUF_DEADLINE,		/* the whole-session limit */
+	IOBUF_ERROR		/* errno was logged by the caller */
+};
+
+enum iobuf_line {
+	IOL_OK,
+	IOL_TOOLONG,
+	IOL_BARE,
+	IOL_NUL,
+	IOL_FAIL		/* see err */
+};
+
+struct iobuf {
+	int		 rfd, wfd;
+	int		 timeout;	/* seconds per wait */
+	double		 deadline;	/* monotonic seconds, 0 = none */
+	enum iobuf_err	 err;
+	int		 saved_errno;
+	size_t		 rpos, rlen, wlen;
+	char		 rbuf[IOBUF_SIZE];
+	char		 wbuf[IOBUF_SIZE];
+};
+
+void		 iobuf_init(struct iobuf *, int, int, int);
+void		 iobuf_set_deadline(struct iobuf *, double);
+double		 iobuf_now(void);
+enum iobuf_line	 iobuf_getline(struct iobuf *, char *, size_t, size_t *);
+ssize_t		 iobuf_peek(struct iobuf *, const char **);
+void		 iobuf_consume(struct iobuf *, size_t);
+size_t		 iobuf_buffered(const struct iobuf *);
+void		 iobuf_discard(struct iobuf *);
+int		 iobuf_write(struct iobuf *, const void *, size_t);
+int		 iobuf_printf(struct iobuf *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+int		 iobuf_flush(struct iobuf *);
+const char	*iobuf_strerror(const struct iobuf *);
+
+#endif

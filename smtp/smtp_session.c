@@ -1,0 +1,766 @@
+/*
+ * smtp_session.c: the SMTP server side, one command table and one state.
+ *
+ * Each verb has a row: the states it is allowed in, whether it takes an
+ * argument, a check (syntax; replies and returns -1 on failure) and a
+ * proceed part.  The generic loop enforces the row, counts errors and
+ * unknown commands, and ends the session at their limits.  Every state
+ * change goes through smtp_enter(), which traces "old -> new".
+ */
+#include <sys/resource.h>
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "backend/backend.h"
+#include "iobuf.h"
+#include "log.h"
+#include "smtp.h"
+#include "version.h"
+
+enum smtp_state {
+	S_CONNECTED,	/* greeting sent, no HELO yet */
+	S_HELO,		/* ready for MAIL */
+	S_MAIL,		/* MAIL accepted */
+	S_RCPT,		/* at least one RCPT accepted */
+	S_DATA,		/* message being copied */
+	S_QUIT		/* session over */
+};
+
+static const char *const smtp_state_name[] = {
+	"connected", "helo", "mail", "rcpt", "data", "quit"
+};
+
+#define ST(s)		(1u << (s))
+#define ST_ANY		(ST(S_CONNECTED) | ST(S_HELO) | ST(S_MAIL) | ST(S_RCPT))
+#define ST_IDLE		(ST(S_CONNECTED) | ST(S_HELO))
+
+#define CMD_ARG		0x01	/* needs an argument */
+#define CMD_NOARG	0x02	/* takes none */
+
+struct smtp_session {
+	const struct conf		*conf;
+	const struct smtp_client	*client;
+	struct iobuf			 io;
+	enum smtp_state			 state;
+	const char			*verb;
+	char				*line;
+	char				 helo[256];
+	int				 esmtp;
+	struct smtp_path		 from;
+	struct smtp_path		 to;		/* RCPT being checked */
+	const char			*params;	/* its ESMTP part */
+	int				 smtputf8;
+	char				 from_log[SMTP_ADDR_MAX + 2];
+	int				 rcpts;		/* this transaction */
+	int				 rcpts_total;
+	int				 accepted;	/* messages */
+	int				 errors;
+	int				 unknown;
+	struct backend			*be;
+	double				 start;
+	const char			*result;
+};
+
+struct smtp_cmd {
+	const char	*verb;
+	unsigned	 states;
+	int		 flags;
+	int		(*check)(struct smtp_session *, const char *);
+	void		(*proceed)(struct smtp_session *, const char *);
+};
+
+static void
+smtp_enter(struct smtp_session *s, enum smtp_state next)
+{
+	if (s->state != next)
+		log_debug("state %s -> %s", smtp_state_name[s->state],
+		    smtp_state_name[next]);
+	s->state = next;
+}
+
+static void
+smtp_end(struct smtp_session *s, const char *result)
+{
+	if (s->result == NULL)
+		s->result = result;
+	smtp_enter(s, S_QUIT);
+}
+
+/* Count an error reply; at the limit the client hears 421 and we part. */
+static void
+smtp_count_error(struct smtp_session *s)
+{
+	if (++s->errors < s->conf->max_errors || s->state == S_QUIT)
+		return;
+	iobuf_printf(&s->io, "421 4.7.0 %s Error: too many errors\r\n",
+	    s->conf->hostname);
+	log_info("event=reject client=%s cmd=%s reply=\"421 4.7.0 too many "
+	    "errors\"", s->client->addr, s->verb);
+	smtp_end(s, "too-many-errors");
+}
+
+/* One-line reply "code x.y.z text"; refusals are logged and counted. */
+static void __attribute__((format(printf, 2, 3)))
+smtp_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	char	 buf[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_debug("client <- %s", buf);
+	iobuf_printf(&s->io, "%s\r\n", buf);
+	if (buf[0] != '4' && buf[0] != '5')
+		return;
+	log_info("event=reject client=%s cmd=%s reply=\"%s\"", s->client->addr,
+	    s->verb, buf);
+	if (strncmp(buf, "421", 3) == 0)
+		smtp_end(s, "closed");
+	else
+		smtp_count_error(s);
+}
+
+/* A backend reply, line by line, with an enhanced code on every line. */
+static void
+smtp_relay(struct smtp_session *s, const struct backend_reply *r)
+{
+	const char	*p = r->text;
+	char		 line[1100];
+	int		 enh = isdigit((unsigned char)p[0]) && p[1] == '.';
+
+	for (;;) {
+		size_t	len = strcspn(p, "\n");
+		int	last = p[len] == '\0';
+
+		if (len > 1000)
+			len = 1000;
+		snprintf(line, sizeof(line), "%s%.*s",
+		    enh ? "" : (r->code >= 500 ? "5.0.0 " :
+		    r->code >= 400 ? "4.0.0 " : "2.0.0 "), (int)len, p);
+		if (last) {
+			smtp_reply(s, "%d %s", r->code, line);
+			break;
+		}
+		iobuf_printf(&s->io, "%d-%s\r\n", r->code, line);
+		p += strcspn(p, "\n") + 1;
+	}
+}
+
+static void
+smtp_backend_close(struct smtp_session *s, int quit)
+{
+	backend_close(s->be, quit);
+	s->be = NULL;
+}
+
+/* Forget the transaction here and at the backend. */
+static void
+smtp_reset(struct smtp_session *s)
+{
+	struct backend_reply r;
+
+	if (s->be != NULL && (s->state == S_MAIL || s->state == S_RCPT) &&
+	    (backend_command(s->be, &r, "RSET") == -1 || r.code != 250))
+		smtp_backend_close(s, 0);
+	memset(&s->from, 0, sizeof(s->from));
+	s->rcpts = 0;
+	s->smtputf8 = 0;
+	smtp_enter(s, s->helo[0] != '\0' ? S_HELO : S_CONNECTED);
+}
+
+static const char *
+smtp_greeting(const struct conf *c, char *buf, size_t size)
+{
+	char		 date[64];
+	size_t		 n = 0;
+	time_t		 now = time(NULL);
+	const char	*p;
+
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z",
+	    localtime(&now));
+	for (p = c->greeting; *p != '\0' && n + 1 < size; p++) {
+		const char *sub = NULL;
+
+		if (*p == '%' && p[1] != '\0') {
+			p++;
+			sub = *p == 'H' ? c->hostname : *p == 'V' ?
+			    "smtpproxy " SMTPPROXY_VERSION : *p == 'T' ? date : "%";
+		}
+		if (sub == NULL) {
+			buf[n++] = *p;
+			continue;
+		}
+		n += strlcpy(buf + n, sub, size - n);
+		if (n >= size)
+			n = size - 1;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* --- checks and proceeds, in the order of a session --- */
+
+static int
+smtp_check_helo(struct smtp_session *s, const char *arg)
+{
+	if (strlen(arg) >= sizeof(s->helo) || strchr(arg, ' ') != NULL) {
+		smtp_reply(s, "501 5.5.4 Syntax: %s hostname", s->verb);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+smtp_take_helo(struct smtp_session *s, const char *arg, int esmtp)
+{
+	if (s->state == S_MAIL || s->state == S_RCPT)
+		smtp_reset(s);
+	if (s->be != NULL)
+		smtp_backend_close(s, 1);	/* next transaction: new HELO */
+	strlcpy(s->helo, arg, sizeof(s->helo));
+	s->esmtp = esmtp;
+	smtp_enter(s, S_HELO);
+}
+
+static void
+smtp_do_helo(struct smtp_session *s, const char *arg)
+{
+	smtp_take_helo(s, arg, 0);
+	smtp_reply(s, "250 %s", s->conf->hostname);
+}
+
+static void
+smtp_do_ehlo(struct smtp_session *s, const char *arg)
+{
+	const struct conf *c = s->conf;
+
+	smtp_take_helo(s, arg, 1);
+	iobuf_printf(&s->io, "250-%s\r\n", c->hostname);
+	iobuf_printf(&s->io, "250-PIPELINING\r\n");
+	iobuf_printf(&s->io, "250-SIZE %lld\r\n", c->max_message_size);
+	if (c->vrfy)
+		iobuf_printf(&s->io, "250-VRFY\r\n");
+	if (c->backend_extensions & CONF_EXT_DSN)
+		iobuf_printf(&s->io, "250-DSN\r\n");
+	if (c->backend_extensions & CONF_EXT_SMTPUTF8)
+		iobuf_printf(&s->io, "250-SMTPUTF8\r\n");
+	iobuf_printf(&s->io, "250-ENHANCEDSTATUSCODES\r\n");
+	smtp_reply(s, "250 8BITMIME");
+}
+
+/* "FROM:" or "TO:", optional spaces, then the path; NULL if missing. */
+static const char *
+smtp_after_keyword(const char *arg, const char *kw)
+{
+	size_t len = strlen(kw);
+
+	if (strncasecmp(arg, kw, len) != 0)
+		return NULL;
+	arg += len;
+	while (*arg == ' ')
+		arg++;
+	return arg;
+}
+
+/* Path and parameters of MAIL or RCPT; replies itself on error. */
+static int
+smtp_envelope(struct smtp_session *s, const char *arg, int is_mail,
+    struct smtp_path *path, struct smtp_params *params, const char **pstr)
+{
+	const char	*p, *rest, *why;
+	int		 code;
+
+	if ((p = smtp_after_keyword(arg, is_mail ? "FROM:" : "TO:")) == NULL) {
+		smtp_reply(s, "501 5.5.4 Syntax: %s", is_mail ?
+		    "MAIL FROM:<address>" : "RCPT TO:<address>");
+		return -1;
+	}
+	if (smtp_parse_path(p, is_mail, path, &rest, &why) == -1 ||
+	    (*rest != '\0' && *rest != ' ')) {
+		smtp_reply(s, "501 %s Bad %s address syntax: %s",
+		    is_mail ? "5.1.7" : "5.1.3", is_mail ? "sender" : "recipient",
+		    *rest != '\0' && *rest != ' ' ? "junk after address" : why);
+		return -1;
+	}
+	while (*rest == ' ')
+		rest++;
+	*pstr = rest;
+	code = smtp_parse_params(rest, is_mail, s->conf->backend_extensions,
+	    params, &why);
+	if (code != 0) {
+		smtp_reply(s, "%d 5.5.4 %s", code, why);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+smtp_check_mail(struct smtp_session *s, const char *arg)
+{
+	struct smtp_params params;
+
+	if (smtp_envelope(s, arg, 1, &s->from, &params, &s->params) == -1)
+		return -1;
+	if (s->conf->max_message_size > 0 &&
+	    params.size > s->conf->max_message_size) {
+		smtp_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+		return -1;
+	}
+	if (s->from.utf8 && !params.smtputf8) {
+		smtp_reply(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
+		return -1;
+	}
+	s->smtputf8 = params.smtputf8;
+	return 0;
+}
+
+static void
+smtp_backend_client(const struct smtp_session *s, struct backend_client *bc)
+{
+	bc->addr = s->client->addr;
+	bc->family = s->client->family;
+	bc->port = s->client->port;
+	bc->helo = s->helo;
+	bc->esmtp = s->esmtp;
+	bc->login = "";
+}
+
+/* The backend for this transaction: opened lazily, told who the client is. */
+static int
+smtp_backend_ready(struct smtp_session *s)
+{
+	struct backend_client	 bc;
+	struct backend_reply	 r;
+
+	smtp_backend_client(s, &bc);
+	if (s->be == NULL && (s->be = backend_open(s->conf, &bc, &r)) == NULL) {
+		smtp_relay(s, &r);
+		return -1;
+	}
+	if (backend_xforward(s->be, &bc, &r) == -1) {
+		smtp_backend_close(s, 0);
+		smtp_relay(s, &r);
+		return -1;
+	}
+	return 0;
+}
+
+/* Send one envelope command; relay the reply; 1 when the backend took it. */
+static int
+smtp_forward(struct smtp_session *s, const char *what, const char *addr,
+    const char *params)
+{
+	struct backend_reply r;
+
+	if (backend_command(s->be, &r, "%s<%s>%s%s", what, addr,
+	    *params ? " " : "", params) == -1) {
+		smtp_backend_close(s, 0);
+		smtp_relay(s, &r);	/* 421: the session ends */
+		return 0;
+	}
+	smtp_relay(s, &r);
+	if (r.code == 421) {
+		smtp_backend_close(s, 0);
+		return 0;
+	}
+	return r.code / 100 == 2;
+}
+
+static void
+smtp_do_mail(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	if (smtp_backend_ready(s) == -1)
+		return;
+	if (smtp_forward(s, "MAIL FROM:", s->from.addr, s->params)) {
+		snprintf(s->from_log, sizeof(s->from_log), "<%s>", s->from.addr);
+		smtp_enter(s, S_MAIL);
+	}
+}
+
+static int
+smtp_check_rcpt(struct smtp_session *s, const char *arg)
+{
+	struct smtp_params params;
+
+	if (smtp_envelope(s, arg, 0, &s->to, &params, &s->params) == -1)
+		return -1;
+	if (s->rcpts >= s->conf->max_recipients) {
+		smtp_reply(s, "452 4.5.3 Error: too many recipients");
+		return -1;
+	}
+	if (s->to.utf8 && !s->smtputf8) {
+		smtp_reply(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+smtp_do_rcpt(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	if (smtp_forward(s, "RCPT TO:", s->to.addr, s->params)) {
+		s->rcpts++;
+		s->rcpts_total++;
+		smtp_enter(s, S_RCPT);
+	}
+}
+
+/* The client went away or went quiet: say so if it can still hear. */
+static void
+smtp_io_failed(struct smtp_session *s)
+{
+	enum iobuf_err err = s->io.err;
+
+	switch (err) {
+	case IOBUF_TIMEOUT:
+	case IOBUF_DEADLINE:
+		s->result = err == IOBUF_DEADLINE ? "session-timeout" : "timeout";
+		s->io.err = IOBUF_OK;	/* one last try to tell the client */
+		s->io.deadline = 0;
+		s->io.timeout = 10;
+		smtp_reply(s, "421 4.4.2 %s Error: %s exceeded", s->conf->hostname,
+		    err == IOBUF_DEADLINE ? "session time limit" : "timeout");
+		iobuf_flush(&s->io);
+		break;
+	case IOBUF_EOF:
+		s->result = s->state == S_DATA ? "lost-in-data" : "disconnect";
+		break;
+	default:
+		log_warnx("event=client-error client=%s reason=\"%s\"",
+		    s->client->addr, iobuf_strerror(&s->io));
+		s->result = "client-error";
+		break;
+	}
+	smtp_end(s, s->result);
+}
+
+static int
+smtp_check_data(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	if (s->rcpts == 0) {
+		smtp_reply(s, "554 5.5.1 Error: no valid recipients");
+		return -1;
+	}
+	return 0;
+}
+
+/* The client's reply when the message could not go through intact. */
+static void
+smtp_data_refuse(struct smtp_session *s, const struct smtp_data *d)
+{
+	if (d->flags & SMTP_DATA_NUL)
+		smtp_reply(s, "550 5.6.0 Message contains NUL characters");
+	else if (d->flags & SMTP_DATA_BARE)
+		smtp_reply(s, "550 5.5.2 Message contains bare CR or LF "
+		    "characters");
+	else if (d->flags & SMTP_DATA_TOOBIG)
+		smtp_reply(s, "552 5.3.4 Message size exceeds fixed limit");
+	else
+		smtp_reply(s, "451 4.4.1 Lost connection to the mail server; "
+		    "message not accepted");
+}
+
+/* Copy the message to the backend until the client's end of data. */
+static int
+smtp_data_copy(struct smtp_session *s, struct smtp_data *d)
+{
+	const char	*p;
+	ssize_t		 n;
+	size_t		 used;
+
+	s->io.timeout = s->conf->timeout_data;
+	for (;;) {
+		if ((n = iobuf_peek(&s->io, &p)) <= 0)
+			return -1;
+		enum smtp_data_status st = smtp_data_feed(d, p, (size_t)n, &used);
+		iobuf_consume(&s->io, used);
+		if (st == SMTP_DATA_END)
+			break;
+	}
+	s->io.timeout = s->conf->timeout_command;
+	return 0;
+}
+
+static void
+smtp_data_done(struct smtp_session *s, struct smtp_data *d)
+{
+	struct backend_reply r;
+
+	if (d->flags != 0 || d->sink_failed) {
+		smtp_backend_close(s, 0);	/* no "." : the backend drops it */
+		smtp_data_refuse(s, d);
+		return;
+	}
+	if (backend_data_end(s->be, s->rcpts, &r) == -1) {
+		smtp_backend_close(s, 0);
+		smtp_relay(s, &r);
+		return;
+	}
+	if (r.code / 100 == 2) {
+		s->accepted++;
+		s->errors = 0;
+		log_info("event=accepted client=%s from=%s rcpts=%d size=%lld "
+		    "reply=\"%d %.200s\"", s->client->addr, s->from_log,
+		    s->rcpts, d->bytes, r.code, r.text);
+	}
+	smtp_relay(s, &r);
+	if (r.code == 421)
+		smtp_backend_close(s, 0);
+}
+
+static void
+smtp_do_data(struct smtp_session *s, const char *arg)
+{
+	struct backend_reply	 r;
+	struct smtp_data	 d;
+
+	(void)arg;
+	int rc = backend_command(s->be, &r, "DATA");
+	if (rc == -1 || r.code != 354) {
+		if (rc == -1 || r.code == 421)
+			smtp_backend_close(s, 0);
+		smtp_relay(s, &r);
+		return;
+	}
+	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	smtp_enter(s, S_DATA);
+	smtp_data_init(&d, s->conf->bare_newline == CONF_BARE_NORMALIZE,
+	    s->conf->max_message_size, backend_data_write, s->be);
+	if (smtp_data_copy(s, &d) == -1) {
+		smtp_backend_close(s, 0);
+		smtp_io_failed(s);
+		return;
+	}
+	smtp_data_done(s, &d);
+	smtp_reset(s);
+}
+
+static void
+smtp_do_rset(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	smtp_reset(s);
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+smtp_do_noop(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	smtp_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+smtp_do_quit(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	smtp_reply(s, "221 2.0.0 Bye");
+	smtp_end(s, "quit");
+}
+
+static void
+smtp_do_help(struct smtp_session *s, const char *arg)
+{
+	const struct conf_list *h = &s->conf->help;
+
+	(void)arg;
+	if (h->n == 0) {
+		smtp_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET "
+		    "NOOP QUIT HELP VRFY EXPN");
+		return;
+	}
+	for (int i = 0; i < h->n - 1; i++)
+		iobuf_printf(&s->io, "214-2.0.0 %s\r\n", h->v[i]);
+	smtp_reply(s, "214 2.0.0 %s", h->v[h->n - 1]);
+}
+
+/* VRFY and EXPN: off by default; on, the RFC 5321 3.5.3 non-answer. */
+static void
+smtp_do_vrfy(struct smtp_session *s, const char *arg)
+{
+	int on = strcasecmp(s->verb, "VRFY") == 0 ? s->conf->vrfy :
+	    s->conf->expn;
+
+	(void)arg;
+	if (on)
+		smtp_reply(s, "252 2.5.0 Cannot verify the address, but will "
+		    "accept mail for it");
+	else
+		smtp_reply(s, "502 5.5.1 %s command is disabled", s->verb);
+}
+
+/* Known verbs the proxy does not implement: refused, never passed on. */
+static void
+smtp_do_refuse(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	smtp_reply(s, "502 5.5.1 Error: command not implemented");
+}
+
+static const struct smtp_cmd smtp_cmds[] = {
+	{ "HELO", ST_ANY, CMD_ARG, smtp_check_helo, smtp_do_helo },
+	{ "EHLO", ST_ANY, CMD_ARG, smtp_check_helo, smtp_do_ehlo },
+	{ "MAIL", ST_IDLE, CMD_ARG, smtp_check_mail, smtp_do_mail },
+	{ "RCPT", ST(S_MAIL) | ST(S_RCPT), CMD_ARG, smtp_check_rcpt,
+	    smtp_do_rcpt },
+	{ "DATA", ST(S_MAIL) | ST(S_RCPT), CMD_NOARG, smtp_check_data,
+	    smtp_do_data },
+	{ "RSET", ST_ANY, CMD_NOARG, NULL, smtp_do_rset },
+	{ "NOOP", ST_ANY, 0, NULL, smtp_do_noop },
+	{ "QUIT", ST_ANY, CMD_NOARG, NULL, smtp_do_quit },
+	{ "HELP", ST_ANY, 0, NULL, smtp_do_help },
+	{ "VRFY", ST_ANY, CMD_ARG, NULL, smtp_do_vrfy },
+	{ "EXPN", ST_ANY, CMD_ARG, NULL, smtp_do_vrfy },
+	{ "XCLIENT", ST_ANY, 0, NULL, smtp_do_refuse },
+	{ "XFORWARD", ST_ANY, 0, NULL, smtp_do_refuse },
+	{ "BDAT", ST_ANY, 0, NULL, smtp_do_refuse },
+	{ "ETRN", ST_ANY, 0, NULL, smtp_do_refuse },
+	{ "TURN", ST_ANY, 0, NULL, smtp_do_refuse },
+	{ "ATRN", ST_ANY, 0, NULL, smtp_do_refuse },
+	{ "AUTH", ST_ANY, 0, NULL, smtp_do_refuse },
+	{ "STARTTLS", ST_ANY, 0, NULL, smtp_do_refuse },
+	{ "SEND", ST_ANY, 0, NULL, smtp_do_refuse },
+	{ "SOML", ST_ANY, 0, NULL, smtp_do_refuse },
+	{ "SAML", ST_ANY, 0, NULL, smtp_do_refuse },
+};
+
+static const struct smtp_cmd *
+smtp_find(const char *verb)
+{
+	for (size_t i = 0; i < sizeof(smtp_cmds) / sizeof(smtp_cmds[0]); i++)
+		if (strcasecmp(smtp_cmds[i].verb, verb) == 0)
+			return &smtp_cmds[i];
+	return NULL;
+}
+
+static void
+smtp_unknown(struct smtp_session *s)
+{
+	if (++s->unknown > s->conf->max_unknown_commands) {
+		s->result = "too-many-unknown";
+		smtp_reply(s, "421 4.7.0 %s Error: too many unknown commands",
+		    s->conf->hostname);
+		return;
+	}
+	smtp_reply(s, "502 5.5.2 Error: command not recognized");
+}
+
+/* Run one command line through its table row. */
+static void
+smtp_command(struct smtp_session *s, char *line)
+{
+	const struct smtp_cmd	*cmd;
+	char			*arg;
+
+	arg = line + strcspn(line, " ");
+	if (*arg != '\0')
+		*arg++ = '\0';
+	while (*arg == ' ')
+		arg++;
+	s->verb = line;
+	if ((cmd = smtp_find(line)) == NULL) {
+		s->verb = "unknown";
+		smtp_unknown(s);
+		return;
+	}
+	s->verb = cmd->verb;
+	if (!(cmd->states & ST(s->state))) {
+		smtp_reply(s, "503 5.5.1 Error: bad sequence of commands");
+		return;
+	}
+	if (((cmd->flags & CMD_ARG) && *arg == '\0') ||
+	    ((cmd->flags & CMD_NOARG) && *arg != '\0')) {
+		smtp_reply(s, "501 5.5.4 Syntax: %s%s", cmd->verb,
+		    (cmd->flags & CMD_ARG) ? " needs an argument" :
+		    " takes no argument");
+		return;
+	}
+	if (cmd->check != NULL && cmd->check(s, arg) == -1)
+		return;
+	cmd->proceed(s, arg);
+}
+
+/* Read one line; malformed lines get their reply here. */
+static int
+smtp_read_command(struct smtp_session *s)
+{
+	size_t len;
+
+	s->verb = "-";
+	switch (iobuf_getline(&s->io, s->line,
+	    (size_t)s->conf->max_line_length + 1, &len)) {
+	case IOL_OK:
+		if (log_trace_on())
+			log_debug("client -> %s", strncasecmp(s->line, "AUTH ", 5)
+			    ? s->line : "AUTH ...");
+		return 0;
+	case IOL_TOOLONG:
+		smtp_reply(s, "500 5.5.6 Error: line too long");
+		return -1;
+	case IOL_BARE:
+		smtp_reply(s, "500 5.5.2 Error: bare CR or LF in command");
+		return -1;
+	case IOL_NUL:
+		smtp_reply(s, "500 5.5.2 Error: NUL character in command");
+		return -1;
+	case IOL_FAIL:
+		break;
+	}
+	smtp_io_failed(s);
+	return -1;
+}
+
+static void
+smtp_summary(const struct smtp_session *s)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	log_info("event=summary client=%s helo=%s tls=no login=- from=%s "
+	    "rcpts=%d accepted=%d result=%s duration=%.3f maxrss=%ld",
+	    s->client->addr, s->helo[0] ? s->helo : "-",
+	    s->from_log[0] ? s->from_log : "-", s->rcpts_total, s->accepted,
+	    s->result ? s->result : "closed", iobuf_now() - s->start,
+	    ru.ru_maxrss);
+}
+
+int
+smtp_session(const struct conf *c, const struct smtp_client *client,
+    int rfd, int wfd)
+{
+	struct smtp_session	 s = { .conf = c, .client = client };
+	char			 greeting[512];
+
+	s.start = iobuf_now();
+	if ((s.line = malloc((size_t)c->max_line_length + 1)) == NULL) {
+		(void)!write(wfd, "421 4.3.0 Out of memory\r\n", 25);
+		fatal("malloc");
+	}
+	iobuf_init(&s.io, rfd, wfd, c->timeout_command);
+	iobuf_set_deadline(&s.io, s.start + c->timeout_session);
+	log_info("event=connect client=%s", client->addr);
+	s.verb = "-";
+	iobuf_printf(&s.io, "220 %s\r\n", smtp_greeting(c, greeting,
+	    sizeof(greeting)));
+	while (s.state != S_QUIT)
+		if (smtp_read_command(&s) == 0)
+			smtp_command(&s, s.line);
+	iobuf_flush(&s.io);
+	smtp_backend_close(&s, 1);
+	smtp_summary(&s);
+	free(s.line);
+	return 0;
+}

@@ -1,0 +1,293 @@
+/*
+ * smtpproxy: one SMTP session per process, in front of an existing MTA.
+ *
+ * main() reads the options and the configuration, identifies the client
+ * (getpeername on fd 0, TCPREMOTEIP, or -T), opens what needs privileges,
+ * drops them, and hands fd 0/1 to smtp_session().
+ * Exit codes: 0 done, 100 usage or configuration, 111 system failure.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "backend/backend.h"
+#include "conf/conf.h"
+#include "log.h"
+#include "smtp/smtp.h"
+#include "version.h"
+
+#define DEFAULT_CONF	"/etc/smtpproxy/smtpproxy.conf"
+#define EX_DONE		0
+#define EX_PERM		100
+#define EX_TEMP		111
+#define MAX_OVERRIDES	64
+
+static int	main_on_socket;		/* started by xinetd & co. */
+
+static _Noreturn void
+usage(void)
+{
+	fprintf(stderr, "usage: smtpproxy [-dnV] [-f file] [-o key=value ...] "
+	    "[-T '[address]']\n");
+	exit(EX_PERM);
+}
+
+/* Configuration errors: on the terminal, or in the log under xinetd. */
+static void
+main_conf_error(const char *msg)
+{
+	if (main_on_socket)
+		log_warnx("event=config-error reason=\"%s\"", msg);
+	else
+		fprintf(stderr, "smtpproxy: %s\n", msg);
+}
+
+static int
+main_is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static int
+main_overrides(struct conf *c, char **ov, int n)
+{
+	int rc = 0;
+
+	for (int i = 0; i < n; i++) {
+		char *eq = strchr(ov[i], '=');
+
+		if (eq == NULL) {
+			main_conf_error("-o: expected key=value");
+			rc = -1;
+			continue;
+		}
+		*eq = '\0';
+		if (conf_set(c, ov[i], eq + 1, "-o", main_conf_error) == -1)
+			rc = -1;
+		*eq = '=';
+	}
+	return rc;
+}
+
+/* Printable address of sa; v4-mapped IPv6 becomes plain IPv4. */
+static int
+main_sockaddr(const struct sockaddr_storage *ss, struct smtp_client *cl)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, cl->addr, sizeof(cl->addr));
+		snprintf(cl->port, sizeof(cl->port), "%u", ntohs(sin->sin_port));
+		cl->family = AF_INET;
+		return 0;
+	}
+	if (ss->ss_family != AF_INET6)
+		return -1;
+	const struct sockaddr_in6 *sin6 = (const void *)ss;
+	snprintf(cl->port, sizeof(cl->port), "%u", ntohs(sin6->sin6_port));
+	if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		inet_ntop(AF_INET, &sin6->sin6_addr.s6_addr[12], cl->addr,
+		    sizeof(cl->addr));
+		cl->family = AF_INET;
+	} else {
+		inet_ntop(AF_INET6, &sin6->sin6_addr, cl->addr,
+		    sizeof(cl->addr));
+		cl->family = AF_INET6;
+	}
+	return 0;
+}
+
+/* "1.2.3.4" or "2001:db8::1" (brackets already gone), normalised. */
+static int
+main_literal(const char *s, struct smtp_client *cl)
+{
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
+
+	if (inet_pton(AF_INET, s, &a4) == 1) {
+		inet_ntop(AF_INET, &a4, cl->addr, sizeof(cl->addr));
+		cl->family = AF_INET;
+		return 0;
+	}
+	if (strncasecmp(s, "IPv6:", 5) == 0)
+		s += 5;
+	if (inet_pton(AF_INET6, s, &a6) == 1) {
+		inet_ntop(AF_INET6, &a6, cl->addr, sizeof(cl->addr));
+		cl->family = AF_INET6;
+		return 0;
+	}
+	return -1;
+}
+
+static int
+main_test_client(const char *arg, struct smtp_client *cl)
+{
+	char	 buf[80];
+	size_t	 len = strlen(arg);
+
+	if (len < 3 || arg[0] != '[' || arg[len - 1] != ']' ||
+	    len - 2 >= sizeof(buf))
+		return -1;
+	memcpy(buf, arg + 1, len - 2);
+	buf[len - 2] = '\0';
+	cl->test_mode = 1;
+	return main_literal(buf, cl);
+}
+
+static int
+main_client(struct smtp_client *cl)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	const char		*ip, *port;
+
+	if (getpeername(0, (struct sockaddr *)&ss, &len) == 0)
+		return main_sockaddr(&ss, cl);
+	if (errno != ENOTSOCK)
+		return -1;
+	/* tcpserver and other UCSPI servers pass the client this way */
+	if ((ip = getenv("TCPREMOTEIP")) == NULL || main_literal(ip, cl) == -1)
+		return -1;
+	port = getenv("TCPREMOTEPORT");
+	if (port != NULL && strlen(port) < sizeof(cl->port) &&
+	    strspn(port, "0123456789") == strlen(port))
+		strlcpy(cl->port, port, sizeof(cl->port));
+	return 0;
+}
+
+static void
+main_drop_privileges(const struct conf *c)
+{
+	struct passwd	*pw;
+	struct group	*gr;
+
+	if (geteuid() != 0)
+		return;
+	if ((pw = getpwnam(c->user)) == NULL)
+		fatalx("event=fatal reason=\"unknown user %s\"", c->user);
+	if ((gr = getgrnam(c->group)) == NULL)
+		fatalx("event=fatal reason=\"unknown group %s\"", c->group);
+	if (setgroups(1, &gr->gr_gid) == -1 ||
+	    setresgid(gr->gr_gid, gr->gr_gid, gr->gr_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("event=fatal reason=\"cannot drop privileges\"");
+	if (pw->pw_uid == 0 || setuid(0) != -1)
+		fatalx("event=fatal reason=\"still privileged as %s\"", c->user);
+}
+
+/* A session id that is unique enough across hosts and restarts. */
+static void
+main_session_id(void)
+{
+	struct timeval	 tv;
+	char		 sid[32];
+
+	gettimeofday(&tv, NULL);
+	snprintf(sid, sizeof(sid), "%lX%05lX%lX", (unsigned long)tv.tv_sec,
+	    (unsigned long)tv.tv_usec, (unsigned long)getpid());
+	log_set_sid(sid);
+}
+
+static int
+main_check(const struct conf *c)
+{
+	printf("configuration: ok\n");
+	if (log_trace_on())
+		conf_dump(c, stdout);
+	if (backend_probe(c, stdout) == -1)
+		return EX_TEMP;
+	return EX_DONE;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct conf		 conf;
+	struct smtp_client	 client = { 0 };
+	const char		*file = DEFAULT_CONF, *test = NULL;
+	char			*ov[MAX_OVERRIDES];
+	int			 ch, nov = 0, check = 0, trace = 0, bad;
+
+	main_on_socket = main_is_socket(0);
+	while ((ch = getopt(argc, argv, "df:no:T:V")) != -1) {
+		switch (ch) {
+		case 'd':
+			trace = 1;
+			break;
+		case 'f':
+			file = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'o':
+			if (nov == MAX_OVERRIDES)
+				usage();
+			ov[nov++] = optarg;
+			break;
+		case 'T':
+			test = optarg;
+			break;
+		case 'V':
+			printf("smtpproxy %s\n", SMTPPROXY_VERSION);
+			return EX_DONE;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	/* under xinetd stderr is the client: no trace there */
+	log_set_trace(trace && !main_is_socket(2));
+	conf_init(&conf);
+	bad = conf_load(&conf, file, main_conf_error) == -1;
+	bad |= main_overrides(&conf, ov, nov) == -1;
+	if (bad || conf_check(&conf, main_conf_error) == -1) {
+		static const char msg[] = "421 4.3.0 Service unavailable: "
+		    "configuration error\r\n";
+
+		if (main_on_socket && !check)
+			(void)!write(1, msg, sizeof(msg) - 1);
+		return EX_PERM;
+	}
+	if (log_open(conf.log_file) == -1) {
+		fprintf(stderr, "smtpproxy: %s: %s\n", conf.log_file,
+		    strerror(errno));
+		return EX_TEMP;
+	}
+	if (check)
+		return main_check(&conf);
+	if (test != NULL && main_on_socket) {
+		log_warnx("event=usage-error reason=\"-T refused on a socket\"");
+		return EX_PERM;
+	}
+	if (test != NULL ? main_test_client(test, &client) == -1 :
+	    main_client(&client) == -1) {
+		if (test != NULL) {
+			fprintf(stderr, "smtpproxy: -T: bad address %s\n", test);
+			return EX_PERM;
+		}
+		log_warn("event=fatal reason=\"cannot identify the client\"");
+		return EX_TEMP;
+	}
+	main_session_id();
+	main_drop_privileges(&conf);
+	signal(SIGPIPE, SIG_IGN);
+	return smtp_session(&conf, &client, 0, 1);
+}

@@ -1,0 +1,42 @@
+#!/bin/sh
+# Install from Debian's packages what smtpproxy needs and the machine lacks.
+#   tools/deps.sh build   compiler, pkg-config and the -dev libraries
+#   tools/deps.sh run     build + xinetd, swaks, Postfix (smtp-sink) for the demo
+#   tools/deps.sh test    run + bats, mandoc, sasl2-bin, rbldnsd, tinycdb, ...
+set -eu
+
+build="gcc make pkg-config libssl-dev libsasl2-dev libc-ares-dev libcdb-dev libbsd-dev"
+run="$build xinetd swaks postfix iproute2"
+test="$run bats mandoc openssl sasl2-bin libsasl2-modules rbldnsd tinycdb python3 perl procps"
+
+case "${1:-build}" in
+build) want=$build ;;
+run) want=$run ;;
+test|bench) want=$test ;;
+*) echo "usage: $0 build|run|test" >&2; exit 100 ;;
+esac
+
+missing=
+for p in $want; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+	    missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "tools/deps.sh: missing packages:$missing (run as root)" >&2
+		exit 111
+	fi
+	echo "tools/deps.sh: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	echo "postfix postfix/main_mailer_type select No configuration" |
+	    debconf-set-selections
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# Postfix's tools and private instances need a system main.cf to exist.
+if [ "${1:-build}" != build ] && [ ! -e /etc/postfix/main.cf ] &&
+    [ -e /usr/share/postfix/main.cf.debian ]; then
+	cp /usr/share/postfix/main.cf.debian /etc/postfix/main.cf
+fi
+exit 0

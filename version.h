@@ -1,0 +1,1 @@
+#define SMTPPROXY_VERSION "0.1.0"
