@@ -480,6 +480,25 @@ conf_check(const struct conf *c, conf_err_fn err)
 	return 0;
 }
 
+void
+conf_free(struct conf *c)
+{
+	for (size_t i = 0; i < CONF_NKEYS; i++) {
+		char *base = (char *)c + conf_keys[i].off;
+
+		if (conf_keys[i].type == CT_STR) {
+			free(*(char **)base);
+			*(char **)base = NULL;
+		} else if (conf_keys[i].type == CT_LIST) {
+			struct conf_list *l = (struct conf_list *)base;
+
+			for (int j = 0; j < l->n; j++)
+				free(l->v[j]);
+			l->n = 0;
+		}
+	}
+}
+
 static void
 conf_dump_key(const struct conf *c, const struct conf_key *k, FILE *out)
 {

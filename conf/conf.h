@@ -9,6 +9,7 @@
  * what the file said.
  * conf_check(c, err) validates the keys that depend on each other.
  * conf_dump(c, out) prints every key with its value (for -n -d).
+ * conf_free(c) releases what conf_init and the setters allocated.
  * The strings a struct conf holds live as long as the process.
  */
 #ifndef SMTPPROXY_CONF_H
@@ -76,5 +77,6 @@ int	conf_set(struct conf *, const char *, const char *, const char *,
 	    conf_err_fn);
 int	conf_check(const struct conf *, conf_err_fn);
 void	conf_dump(const struct conf *, FILE *);
+void	conf_free(struct conf *);
 
 #endif

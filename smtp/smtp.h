@@ -71,7 +71,8 @@ struct smtp_data {
 	int		 prev_bare;	/* last line ended in a bare CR or LF */
 	int		 normalize;
 	int		 flags;		/* SMTP_DATA_BARE | SMTP_DATA_NUL */
-	long long	 bytes;		/* message bytes seen */
+	long long	 in;		/* input bytes seen */
+	long long	 bytes;		/* of which message (not end of data) */
 	long long	 max;		/* size limit, 0 = none */
 	smtp_data_sink	 sink;
 	void		*arg;

@@ -151,6 +151,18 @@ smtp_data_after_cr(struct smtp_data *d, char c)
 	return -1;
 }
 
+/* Count input; held bytes (".", ".\r", ".\r\n") may be the end of data. */
+static void
+smtp_data_count(struct smtp_data *d, size_t n, int end)
+{
+	int held = end ? 3 : d->state == D_DOT ? 1 : d->state == D_DOTCR ? 2 : 0;
+
+	d->in += (long long)n;
+	d->bytes = d->in - held;
+	if (d->max > 0 && d->bytes > d->max)
+		d->flags |= SMTP_DATA_TOOBIG;
+}
+
 enum smtp_data_status
 smtp_data_feed(struct smtp_data *d, const char *p, size_t n, size_t *used)
 {
@@ -169,7 +181,7 @@ smtp_data_feed(struct smtp_data *d, const char *p, size_t n, size_t *used)
 			r = smtp_data_after_cr(d, p[i]);
 			if (r == 1) {
 				i++;
-				d->bytes += (long long)i;
+				smtp_data_count(d, i, 1);
 				*used = i;
 				smtp_data_flush(d);
 				return SMTP_DATA_END;
@@ -181,9 +193,7 @@ smtp_data_feed(struct smtp_data *d, const char *p, size_t n, size_t *used)
 		}
 		smtp_data_text(d, p[i++]);
 	}
-	d->bytes += (long long)n;
-	if (d->max > 0 && d->bytes > d->max)
-		d->flags |= SMTP_DATA_TOOBIG;
+	smtp_data_count(d, n, 0);
 	*used = n;
 	return SMTP_DATA_MORE;
 }
