@@ -35,7 +35,7 @@ REL	 = build/rel
 ASAN	 = build/asan
 UNIT	 = build/unit
 
-.PHONY: all asan unit test run install lint bench clean deps deps-test
+.PHONY: all asan unit test run stop install lint bench clean deps deps-test
 
 all: smtpproxy
 
@@ -71,9 +71,13 @@ test: deps-test
 	$(MAKE) asan unit
 	tests/run
 
-run: deps
+run:
+	sh tools/deps.sh run
 	$(MAKE) all
-	sh tools/demo.sh
+	bash tools/demo.sh
+
+stop:
+	bash tools/demo.sh stop
 
 install: smtpproxy
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
