@@ -81,6 +81,8 @@ static const struct conf_key conf_keys[] = {
 	    LLONG_MAX / 2, NULL, NULL, "bytes; 0 = no limit" },
 	{ "max_recipients", CT_INT, O(max_recipients), "1000", 1, 100000,
 	    NULL, NULL, "recipients per message" },
+	{ "max_error_recipients", CT_INT, O(max_error_recipients), "3", 1,
+	    100000, NULL, NULL, "recipients of a message from <>" },
 	{ "max_unknown_commands", CT_INT, O(max_unknown_commands), "10", 0,
 	    10000, NULL, NULL, "unknown commands before disconnecting" },
 	{ "max_errors", CT_INT, O(max_errors), "20", 1, 10000, NULL, NULL,

@@ -58,6 +58,7 @@ struct conf {
 	int		 expn;
 	long long	 max_message_size;
 	int		 max_recipients;
+	int		 max_error_recipients;
 	int		 max_unknown_commands;
 	int		 max_errors;
 	int		 max_line_length;

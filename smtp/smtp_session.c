@@ -399,6 +399,11 @@ smtp_check_rcpt(struct smtp_session *s, const char *arg)
 		smtp_reply(s, "452 4.5.3 Error: too many recipients");
 		return -1;
 	}
+	if (s->from.null && s->rcpts >= s->conf->max_error_recipients) {
+		smtp_reply(s, "550 5.5.3 Error: too many recipients for a "
+		    "message from <>");
+		return -1;
+	}
 	if (s->to.utf8 && !s->smtputf8) {
 		smtp_reply(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
 		return -1;
