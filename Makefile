@@ -25,11 +25,15 @@ LIBS	 = $$(pkg-config --libs $(PKGS)) -lcdb
 SAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 
+CDBSRCS	 = cdb/cdb_read.c cdb/cdb_write.c
 SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c \
-	   smtp/smtp_session.c smtp/smtp_parse.c smtp/smtp_data.c
+	   smtp/smtp_session.c smtp/smtp_parse.c smtp/smtp_data.c \
+	   relay/relay.c $(CDBSRCS)
 LIBSRCS	 = $(filter-out smtpproxy.c,$(SRCS))
-HDRS	 = log.h iobuf.h version.h conf/conf.h backend/backend.h smtp/smtp.h
-UNITS	 = test_parse test_data test_conf
+HDRS	 = log.h iobuf.h version.h conf/conf.h backend/backend.h smtp/smtp.h \
+	   relay/relay.h cdb/cdb.h
+TOOLS	 = tools/mkcdb
+UNITS	 = test_parse test_data test_conf test_cdb
 
 REL	 = build/rel
 ASAN	 = build/asan
@@ -37,16 +41,22 @@ UNIT	 = build/unit
 
 .PHONY: all asan unit test run stop install lint bench clean deps deps-test
 
-all: smtpproxy
+all: smtpproxy $(TOOLS)
 
 smtpproxy: $(SRCS:%.c=$(REL)/%.o)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+tools/mkcdb: $(REL)/tools/mkcdb.o $(CDBSRCS:%.c=$(REL)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(REL)/%.o: %.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
-asan: $(ASAN)/smtpproxy
+asan: $(ASAN)/smtpproxy $(ASAN)/mkcdb
+
+$(ASAN)/mkcdb: $(ASAN)/tools/mkcdb.o $(CDBSRCS:%.c=$(ASAN)/%.o)
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
 $(ASAN)/smtpproxy: $(SRCS:%.c=$(ASAN)/%.o)
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
@@ -84,6 +94,7 @@ install: smtpproxy
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/smtpproxy \
 	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d
 	install -m 755 smtpproxy $(DESTDIR)$(SBINDIR)/smtpproxy
+	install -m 755 tools/mkcdb $(DESTDIR)$(SBINDIR)/mkcdb
 	install -m 644 man/smtpproxy.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/smtpproxy.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	test -e $(DESTDIR)$(SYSCONFDIR)/smtpproxy/smtpproxy.conf || \
@@ -104,4 +115,4 @@ bench: deps
 	sh bench/run
 
 clean:
-	rm -rf build smtpproxy
+	rm -rf build smtpproxy $(TOOLS)

@@ -27,6 +27,7 @@
 #include "backend/backend.h"
 #include "conf/conf.h"
 #include "log.h"
+#include "relay/relay.h"
 #include "smtp/smtp.h"
 #include "version.h"
 
@@ -207,12 +208,16 @@ main_session_id(void)
 static int
 main_check(const struct conf *c)
 {
+	int rc = EX_DONE;
+
 	printf("configuration: ok\n");
 	if (log_trace_on())
 		conf_dump(c, stdout);
+	if (relay_report(stdout) == -1)
+		rc = EX_TEMP;
 	if (backend_probe(c, stdout) == -1)
-		return EX_TEMP;
-	return EX_DONE;
+		rc = EX_TEMP;
+	return rc;
 }
 
 int
@@ -271,6 +276,7 @@ main(int argc, char *argv[])
 		    strerror(errno));
 		return EX_TEMP;
 	}
+	relay_init(&conf);
 	if (check)
 		return main_check(&conf);
 	if (test != NULL && main_on_socket) {

@@ -50,6 +50,7 @@ static const char *const conf_exts[] = { "dsn", "smtputf8", NULL };
 
 static int conf_check_backend(struct conf *, const char *, char *, size_t);
 static int conf_check_greeting(struct conf *, const char *, char *, size_t);
+static int conf_check_table(struct conf *, const char *, char *, size_t);
 
 #define O(f)	offsetof(struct conf, f)
 #define DAY	86400
@@ -99,6 +100,14 @@ static const struct conf_key conf_keys[] = {
 	    NULL, NULL, "whole session" },
 	{ "bare_newline", CT_ENUM, O(bare_newline), "reject", 0, 0, conf_bares,
 	    NULL, "bare CR or LF in DATA: reject or normalize" },
+	{ "local_domains", CT_STR, O(local_domains), "", 0, 1024, NULL,
+	    conf_check_table, "table of domains we receive mail for" },
+	{ "relay_clients", CT_STR, O(relay_clients), "", 0, 1024, NULL,
+	    conf_check_table, "table of networks that may relay" },
+	{ "pop_before_smtp", CT_STR, O(pop_before_smtp), "", 0, 1024, NULL,
+	    conf_check_table, "table of POP/IMAP logins: address -> time" },
+	{ "pop_window", CT_TIME, O(pop_window), "1800", 1, DAY, NULL, NULL,
+	    "seconds a POP/IMAP login lets its address relay" },
 	{ "log_file", CT_STR, O(log_file), "", 0, 1024, NULL, NULL,
 	    "append log lines here instead of syslog" },
 };
@@ -446,6 +455,17 @@ conf_check_backend(struct conf *c, const char *v, char *why, size_t wlen)
 bad:
 	snprintf(why, wlen,
 	    "backend: '%s' is not host:port, [ipv6]:port or unix:/path", v);
+	return -1;
+}
+
+/* Tables are "cdb:/absolute/path"; empty means no table. */
+static int
+conf_check_table(struct conf *c, const char *v, char *why, size_t wlen)
+{
+	(void)c;
+	if (*v == '\0' || strncmp(v, "cdb:/", 5) == 0)
+		return 0;
+	snprintf(why, wlen, "'%s' is not a table: use cdb:/path/file.cdb", v);
 	return -1;
 }
 

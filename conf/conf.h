@@ -67,6 +67,10 @@ struct conf {
 	int		 timeout_backend;
 	int		 timeout_session;
 	int		 bare_newline;
+	char		*local_domains;
+	char		*relay_clients;
+	char		*pop_before_smtp;
+	int		 pop_window;
 	char		*log_file;
 };
 

@@ -23,6 +23,7 @@
 #include "backend/backend.h"
 #include "iobuf.h"
 #include "log.h"
+#include "relay/relay.h"
 #include "smtp.h"
 #include "version.h"
 
@@ -391,7 +392,8 @@ smtp_do_mail(struct smtp_session *s, const char *arg)
 static int
 smtp_check_rcpt(struct smtp_session *s, const char *arg)
 {
-	struct smtp_params params;
+	struct smtp_params	params;
+	char			reply[512];
 
 	if (smtp_envelope(s, arg, 0, &s->to, &params, &s->params) == -1)
 		return -1;
@@ -406,6 +408,11 @@ smtp_check_rcpt(struct smtp_session *s, const char *arg)
 	}
 	if (s->to.utf8 && !s->smtputf8) {
 		smtp_reply(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
+		return -1;
+	}
+	if (relay_check_rcpt(s->client->addr, s->to.addr, 0, reply,
+	    sizeof(reply)) == -1) {
+		smtp_reply(s, "%s", reply);
 		return -1;
 	}
 	return 0;

@@ -1,0 +1,91 @@
+/*
+ * cdb: smtpproxy's tables, CDB files over tinycdb (libcdb).
+ *
+ * Read side.  cdbt_open(spec, type) opens "cdb:/path/file.cdb" once per
+ * process (before privileges are dropped) and never fails: a missing,
+ * unreadable, corrupt or wrong-type table gives a handle whose every lookup
+ * answers CDBT_ERROR, so the caller can turn it into a 4xx at the right
+ * moment; cdbt_error() says why.  Each table carries a type record written
+ * by mkcdb, which is how a table of the wrong kind or a random file is
+ * told apart from a good one.
+ * cdbt_find(t, kind, key, m) walks the candidate keys of kind from most to
+ * least specific and answers CDBT_FOUND (m->key and m->value filled),
+ * CDBT_NOTFOUND or CDBT_ERROR.  cdbt_keys() lists those candidates, for
+ * the unit tests and for mkcdb -q.
+ *
+ * Write side (mkcdb and popwatch).  cdbt_normalize(type, key, value, ...)
+ * checks one source line and gives the stored key and value.
+ * cdbt_write(path, type, entries, n, err) replaces the table atomically:
+ * temp file in the same folder, fsync, rename, fsync of the folder.
+ * cdbt_lock(path) serialises writers with "path.lock" (flock); readers
+ * never lock: they always see a whole file.
+ * cdbt_load(path, type, &entries, &n, err) reads a table back (pop -a/-x).
+ * cdbt_pop_update(path, ip, now, window, err) records a login of ip (or
+ * none) and drops logins older than window seconds (0: none), under the
+ * lock; it writes only when the set changed and returns 1 (written),
+ * 0 (unchanged) or -1 (error).
+ */
+#ifndef SMTPPROXY_CDB_H
+#define SMTPPROXY_CDB_H
+
+#include <stddef.h>
+#include <time.h>
+
+#define CDBT_KEY_MAX	512
+#define CDBT_VALUE_MAX	1024
+#define CDBT_TYPE_KEY	"\0smtpproxy-table"	/* 16 bytes with the NUL */
+#define CDBT_TYPE_KEYLEN 16
+
+enum cdbt_result { CDBT_ERROR = -1, CDBT_NOTFOUND = 0, CDBT_FOUND = 1 };
+
+enum cdbt_type {
+	CDBT_DOMAINS, CDBT_NETWORKS, CDBT_SENDERS, CDBT_RECIPIENTS, CDBT_POP,
+	CDBT_NTYPES
+};
+
+/* How a key is walked. */
+enum cdbt_kind {
+	CDBT_EXACT,	/* the key alone */
+	CDBT_DOMAIN,	/* a.b.c, .b.c, .c */
+	CDBT_ADDRESS,	/* user@dom, @dom, user@ */
+	CDBT_NETWORK	/* ip, CIDR prefixes to /0, qpsmtpd "a.b." */
+};
+
+struct cdbt;
+
+struct cdbt_match {
+	char	 key[CDBT_KEY_MAX];
+	char	 value[CDBT_VALUE_MAX];
+};
+
+struct cdbt_entry {
+	char	*key;
+	char	*value;
+	int	 line;		/* source line, for duplicate reports */
+};
+
+struct cdbt	*cdbt_open(const char *, enum cdbt_type);
+void		 cdbt_close(struct cdbt *);
+const char	*cdbt_name(const struct cdbt *);
+const char	*cdbt_error(const struct cdbt *);
+int		 cdbt_find(struct cdbt *, enum cdbt_kind, const char *,
+		    struct cdbt_match *);
+int		 cdbt_keys(enum cdbt_kind, const char *, char (*)[CDBT_KEY_MAX],
+		    int);
+const char	*cdbt_type_name(enum cdbt_type);
+int		 cdbt_type_parse(const char *);
+enum cdbt_kind	 cdbt_kind_of(enum cdbt_type, const char *);
+
+int		 cdbt_normalize(enum cdbt_type, const char *, const char *,
+		    char *, size_t, char *, size_t, const char **);
+int		 cdbt_write(const char *, enum cdbt_type,
+		    const struct cdbt_entry *, size_t, char *, size_t);
+int		 cdbt_load(const char *, enum cdbt_type, struct cdbt_entry **,
+		    size_t *, char *, size_t);
+void		 cdbt_free_entries(struct cdbt_entry *, size_t);
+int		 cdbt_lock(const char *, char *, size_t);
+void		 cdbt_unlock(int);
+int		 cdbt_pop_update(const char *, const char *, time_t, long,
+		    char *, size_t);
+
+#endif

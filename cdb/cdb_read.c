@@ -1,0 +1,292 @@
+/*
+ * cdb_read.c: open tables, walk keys, look up.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cdb.h>
+#include <bsd/string.h>
+
+#include "cdb.h"
+
+#define CDBT_WALK_MAX	140	/* IPv6: address + 128 prefixes */
+
+struct cdbt {
+	char		 name[1024];
+	enum cdbt_type	 type;
+	int		 fd;
+	int		 ok;
+	struct cdb	 db;
+	char		 err[256];
+};
+
+static const char *const cdbt_types[CDBT_NTYPES] = {
+	"domains", "networks", "senders", "recipients", "pop"
+};
+
+const char *
+cdbt_type_name(enum cdbt_type t)
+{
+	return cdbt_types[t];
+}
+
+int
+cdbt_type_parse(const char *s)
+{
+	for (int i = 0; i < CDBT_NTYPES; i++)
+		if (strcmp(cdbt_types[i], s) == 0)
+			return i;
+	return -1;
+}
+
+enum cdbt_kind
+cdbt_kind_of(enum cdbt_type t, const char *key)
+{
+	(void)key;
+	switch (t) {
+	case CDBT_DOMAINS:
+		return CDBT_DOMAIN;
+	case CDBT_NETWORKS:
+		return CDBT_NETWORK;
+	case CDBT_SENDERS:
+	case CDBT_RECIPIENTS:
+		return CDBT_ADDRESS;
+	default:
+		return CDBT_EXACT;
+	}
+}
+
+/* Check the type record mkcdb writes into every table. */
+static int
+cdbt_check_type(struct cdbt *t)
+{
+	char	 value[32];
+	int	 rc = cdb_find(&t->db, CDBT_TYPE_KEY, CDBT_TYPE_KEYLEN);
+	unsigned len;
+
+	if (rc < 0) {
+		snprintf(t->err, sizeof(t->err), "corrupt table");
+		return -1;
+	}
+	if (rc == 0 || (len = cdb_datalen(&t->db)) >= sizeof(value) ||
+	    cdb_read(&t->db, value, len, cdb_datapos(&t->db)) != 0) {
+		snprintf(t->err, sizeof(t->err), "not a table made by mkcdb");
+		return -1;
+	}
+	value[len] = '\0';
+	if (strcmp(value, cdbt_types[t->type]) != 0) {
+		snprintf(t->err, sizeof(t->err), "a %s table, not %s", value,
+		    cdbt_types[t->type]);
+		return -1;
+	}
+	return 0;
+}
+
+struct cdbt *
+cdbt_open(const char *spec, enum cdbt_type type)
+{
+	struct cdbt	*t;
+	const char	*path = spec;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->type = type;
+	t->fd = -1;
+	strlcpy(t->name, spec, sizeof(t->name));
+	if (strncmp(path, "cdb:", 4) == 0)
+		path += 4;
+	if ((t->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(t->err, sizeof(t->err), "%s", strerror(errno));
+		return t;
+	}
+	if (cdb_init(&t->db, t->fd) != 0) {
+		snprintf(t->err, sizeof(t->err), "corrupt table");
+		close(t->fd);
+		t->fd = -1;
+		return t;
+	}
+	if (cdbt_check_type(t) == 0)
+		t->ok = 1;
+	return t;
+}
+
+void
+cdbt_close(struct cdbt *t)
+{
+	if (t == NULL)
+		return;
+	if (t->fd != -1) {
+		cdb_free(&t->db);
+		close(t->fd);
+	}
+	free(t);
+}
+
+const char *
+cdbt_name(const struct cdbt *t)
+{
+	return t->name;
+}
+
+const char *
+cdbt_error(const struct cdbt *t)
+{
+	return t->ok ? NULL : t->err;
+}
+
+static void
+cdbt_lower(char *dst, const char *src, size_t size)
+{
+	size_t i;
+
+	for (i = 0; src[i] != '\0' && i + 1 < size; i++)
+		dst[i] = (char)tolower((unsigned char)src[i]);
+	dst[i] = '\0';
+}
+
+static int
+cdbt_domain_keys(const char *in, char (*keys)[CDBT_KEY_MAX], int max)
+{
+	char		 d[CDBT_KEY_MAX];
+	const char	*p;
+	int		 n = 0;
+
+	cdbt_lower(d, in, sizeof(d));
+	strlcpy(keys[n++], d, CDBT_KEY_MAX);
+	if (d[0] == '[')
+		return n;	/* an address literal has no parents */
+	for (p = strchr(d, '.'); p != NULL && n < max; p = strchr(p + 1, '.'))
+		strlcpy(keys[n++], p, CDBT_KEY_MAX);
+	return n;
+}
+
+static int
+cdbt_address_keys(const char *in, char (*keys)[CDBT_KEY_MAX], int max)
+{
+	char		 a[CDBT_KEY_MAX];
+	const char	*at;
+	int		 n = 0;
+
+	cdbt_lower(a, in, sizeof(a));
+	strlcpy(keys[n++], a, CDBT_KEY_MAX);
+	if ((at = strrchr(a, '@')) == NULL || max < 3)
+		return n;
+	if (at != a)
+		strlcpy(keys[n++], at, CDBT_KEY_MAX);
+	if (at[1] != '\0') {
+		snprintf(keys[n++], CDBT_KEY_MAX, "%.*s@", (int)(at - a), a);
+	}
+	return n;
+}
+
+/* Keep the first bits of an address, zero the rest. */
+static void
+cdbt_mask(unsigned char *a, int len, int bits)
+{
+	for (int i = 0; i < len; i++) {
+		int keep = bits - i * 8;
+
+		if (keep >= 8)
+			continue;
+		a[i] &= keep <= 0 ? 0 : (unsigned char)(0xff << (8 - keep));
+	}
+}
+
+static int
+cdbt_network_keys(const char *in, char (*keys)[CDBT_KEY_MAX], int max)
+{
+	unsigned char	 addr[16], m[16];
+	char		 buf[INET6_ADDRSTRLEN], canon[INET6_ADDRSTRLEN];
+	int		 af = strchr(in, ':') ? AF_INET6 : AF_INET;
+	int		 len = af == AF_INET ? 4 : 16, n = 0;
+
+	if (inet_pton(af, in, addr) != 1)
+		return 0;
+	inet_ntop(af, addr, canon, sizeof(canon));
+	strlcpy(keys[n++], canon, CDBT_KEY_MAX);
+	for (int bits = len * 8 - 1; bits >= 0 && n < max; bits--) {
+		memcpy(m, addr, sizeof(m));
+		cdbt_mask(m, len, bits);
+		inet_ntop(af, m, buf, sizeof(buf));
+		snprintf(keys[n++], CDBT_KEY_MAX, "%s/%d", buf, bits);
+		if (af == AF_INET && bits % 8 == 0 && bits > 0 && n < max) {
+			/* qpsmtpd's "192.168." after the CIDR of its length */
+			const char *p = canon;
+
+			for (int dots = bits / 8; dots > 0; dots--)
+				p = strchr(p, '.') + 1;
+			snprintf(keys[n++], CDBT_KEY_MAX, "%.*s",
+			    (int)(p - canon), canon);
+		}
+	}
+	return n;
+}
+
+int
+cdbt_keys(enum cdbt_kind kind, const char *in, char (*keys)[CDBT_KEY_MAX],
+    int max)
+{
+	if (max < 1 || strlen(in) >= CDBT_KEY_MAX)
+		return 0;
+	switch (kind) {
+	case CDBT_DOMAIN:
+		return cdbt_domain_keys(in, keys, max);
+	case CDBT_ADDRESS:
+		return cdbt_address_keys(in, keys, max);
+	case CDBT_NETWORK:
+		return cdbt_network_keys(in, keys, max);
+	case CDBT_EXACT:
+		cdbt_lower(keys[0], in, CDBT_KEY_MAX);
+		return 1;
+	}
+	return 0;
+}
+
+/* One exact key; -1 for a read error (corrupt or truncated table). */
+static int
+cdbt_get(struct cdbt *t, const char *key, struct cdbt_match *m)
+{
+	unsigned	 len;
+	int		 rc = cdb_find(&t->db, key, (unsigned)strlen(key));
+
+	if (rc <= 0)
+		return rc < 0 ? -1 : 0;
+	len = cdb_datalen(&t->db);
+	if (len >= sizeof(m->value) ||
+	    cdb_read(&t->db, m->value, len, cdb_datapos(&t->db)) != 0)
+		return -1;
+	m->value[len] = '\0';
+	strlcpy(m->key, key, sizeof(m->key));
+	return 1;
+}
+
+int
+cdbt_find(struct cdbt *t, enum cdbt_kind kind, const char *in,
+    struct cdbt_match *m)
+{
+	static char	 keys[CDBT_WALK_MAX][CDBT_KEY_MAX];
+	int		 n, rc;
+
+	if (t == NULL || !t->ok)
+		return CDBT_ERROR;
+	n = cdbt_keys(kind, in, keys, CDBT_WALK_MAX);
+	for (int i = 0; i < n; i++) {
+		if ((rc = cdbt_get(t, keys[i], m)) == -1) {
+			snprintf(t->err, sizeof(t->err), "read error");
+			t->ok = 0;
+			return CDBT_ERROR;
+		}
+		if (rc == 1)
+			return CDBT_FOUND;
+	}
+	return CDBT_NOTFOUND;
+}

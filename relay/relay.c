@@ -1,0 +1,247 @@
+/*
+ * relay.c: the relay decision at RCPT.
+ *
+ * Order, per recipient: a client that relay_clients says REJECT is refused;
+ * a recipient whose domain is in local_domains (and whose local part holds
+ * no route) is accepted; any other recipient needs relay permission:
+ * RELAYCLIENT in the environment, relay_clients OK, an authenticated
+ * session, or a POP/IMAP login younger than pop_window.  A table error on
+ * the way is a 451 4.3.0, never an accept and never a 5xx.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bsd/string.h>
+
+#include "cdb/cdb.h"
+#include "log.h"
+#include "relay.h"
+
+#define RELAY_TEXT_MAX	200
+
+enum relay_standing {
+	RS_UNKNOWN,	/* not looked up yet */
+	RS_NONE,	/* may not relay */
+	RS_RELAY,	/* may relay */
+	RS_REJECT,	/* relay_clients says REJECT */
+	RS_ERROR	/* a table failed */
+};
+
+static const struct conf	*relay_conf;
+static struct cdbt		*relay_local, *relay_clients, *relay_pop;
+static enum relay_standing	 relay_standing = RS_UNKNOWN;
+static char			 relay_why[256];	/* for the trace */
+static char			 relay_text[RELAY_TEXT_MAX + 1];
+
+static struct cdbt *
+relay_open(const char *spec, enum cdbt_type type)
+{
+	struct cdbt *t;
+
+	if (spec[0] == '\0')
+		return NULL;
+	if ((t = cdbt_open(spec, type)) == NULL)
+		fatal("event=fatal reason=\"out of memory\"");
+	if (cdbt_error(t) != NULL)
+		log_warnx("event=table-error table=%s reason=\"%s\"", spec,
+		    cdbt_error(t));
+	return t;
+}
+
+int
+relay_init(const struct conf *c)
+{
+	relay_conf = c;
+	relay_local = relay_open(c->local_domains, CDBT_DOMAINS);
+	relay_clients = relay_open(c->relay_clients, CDBT_NETWORKS);
+	relay_pop = relay_open(c->pop_before_smtp, CDBT_POP);
+	return 0;
+}
+
+static int
+relay_report_one(FILE *out, const char *key, const struct cdbt *t)
+{
+	if (t == NULL)
+		return 0;
+	if (cdbt_error(t) != NULL) {
+		fprintf(out, "%s: %s: %s\n", key, cdbt_name(t), cdbt_error(t));
+		return -1;
+	}
+	fprintf(out, "%s: %s: ok\n", key, cdbt_name(t));
+	return 0;
+}
+
+int
+relay_report(FILE *out)
+{
+	int rc = 0;
+
+	rc |= relay_report_one(out, "local_domains", relay_local);
+	rc |= relay_report_one(out, "relay_clients", relay_clients);
+	rc |= relay_report_one(out, "pop_before_smtp", relay_pop);
+	return rc;
+}
+
+/* Printable ASCII only, clamped: the text ends up in other people's bounces. */
+static void
+relay_clean(char *dst, const char *src, size_t size)
+{
+	size_t n = 0;
+
+	for (; *src != '\0' && n + 1 < size; src++)
+		dst[n++] = *src >= 0x20 && *src < 0x7f ? *src : '?';
+	dst[n] = '\0';
+}
+
+static enum relay_standing
+relay_table_error(const struct cdbt *t)
+{
+	snprintf(relay_why, sizeof(relay_why), "table %s failed: %s",
+	    cdbt_name(t), cdbt_error(t));
+	log_warnx("event=table-error table=%s reason=\"%s\"", cdbt_name(t),
+	    cdbt_error(t));
+	return RS_ERROR;
+}
+
+/* relay_clients: OK, REJECT text, or nothing. */
+static enum relay_standing
+relay_by_network(const char *addr)
+{
+	struct cdbt_match	 m;
+	int			 rc;
+
+	if (relay_clients == NULL)
+		return RS_NONE;
+	if ((rc = cdbt_find(relay_clients, CDBT_NETWORK, addr, &m)) ==
+	    CDBT_ERROR)
+		return relay_table_error(relay_clients);
+	if (rc == CDBT_NOTFOUND)
+		return RS_NONE;
+	snprintf(relay_why, sizeof(relay_why), "relay_clients %.100s %.120s", m.key,
+	    m.value);
+	if (strncmp(m.value, "REJECT", 6) == 0) {
+		const char *text = m.value + 6 + strspn(m.value + 6, " ");
+
+		relay_clean(relay_text, *text ? text : "Access denied",
+		    sizeof(relay_text));
+		return RS_REJECT;
+	}
+	return RS_RELAY;
+}
+
+/* POP-before-SMTP: a login of this address younger than pop_window. */
+static enum relay_standing
+relay_by_pop(const char *addr)
+{
+	struct cdbt_match	 m;
+	long long		 when, age;
+	char			*end;
+	int			 rc;
+
+	if (relay_pop == NULL)
+		return RS_NONE;
+	if ((rc = cdbt_find(relay_pop, CDBT_NETWORK, addr, &m)) == CDBT_ERROR)
+		return relay_table_error(relay_pop);
+	/* only the exact address counts: logins are per host */
+	if (rc == CDBT_NOTFOUND || strchr(m.key, '/') != NULL ||
+	    m.key[strlen(m.key) - 1] == '.')
+		return RS_NONE;
+	when = strtoll(m.value, &end, 10);
+	if (*end != '\0')
+		return relay_table_error(relay_pop);
+	age = (long long)time(NULL) - when;
+	snprintf(relay_why, sizeof(relay_why), "pop_before_smtp login %llds "
+	    "ago, window %ds", age, relay_conf->pop_window);
+	return age <= relay_conf->pop_window ? RS_RELAY : RS_NONE;
+}
+
+static enum relay_standing
+relay_standing_of(const char *addr)
+{
+	enum relay_standing s;
+
+	if (relay_standing != RS_UNKNOWN)
+		return relay_standing;
+	s = relay_by_network(addr);
+	if (s == RS_NONE && getenv("RELAYCLIENT") != NULL) {
+		snprintf(relay_why, sizeof(relay_why), "RELAYCLIENT is set");
+		s = RS_RELAY;
+	}
+	if (s == RS_NONE) {
+		s = relay_by_pop(addr);
+		if (s == RS_NONE && relay_why[0] == '\0')
+			snprintf(relay_why, sizeof(relay_why),
+			    "no relay permission");
+	}
+	log_debug("relay: client %s: %s", addr, relay_why);
+	relay_standing = s;
+	return s;
+}
+
+int
+relay_local_part_routes(const char *local)
+{
+	return strpbrk(local, "%!@") != NULL;
+}
+
+/* 1 local, 0 not local, -1 table error. */
+static int
+relay_is_local(const char *rcpt)
+{
+	struct cdbt_match	 m;
+	const char		*at = strrchr(rcpt, '@');
+	char			 local[512];
+	int			 rc;
+
+	if (at == NULL)
+		return 1;	/* <postmaster>: always ours (RFC 5321 4.5.1) */
+	snprintf(local, sizeof(local), "%.*s", (int)(at - rcpt), rcpt);
+	if (relay_local == NULL)
+		return 0;
+	if ((rc = cdbt_find(relay_local, CDBT_DOMAIN, at + 1, &m)) ==
+	    CDBT_ERROR)
+		return -1;
+	if (rc == CDBT_FOUND && relay_local_part_routes(local)) {
+		log_debug("relay: rcpt %s: local domain %s, but the local part "
+		    "routes elsewhere", rcpt, m.key);
+		return 0;
+	}
+	if (rc == CDBT_FOUND)
+		log_debug("relay: rcpt %s: local_domains %s", rcpt, m.key);
+	return rc == CDBT_FOUND;
+}
+
+int
+relay_check_rcpt(const char *client, const char *rcpt, int authenticated,
+    char *reply, size_t size)
+{
+	enum relay_standing	 s = relay_standing_of(client);
+	int			 local;
+
+	if (s == RS_REJECT) {
+		snprintf(reply, size, "554 5.7.1 %s", relay_text);
+		return -1;
+	}
+	if ((local = relay_is_local(rcpt)) == 1)
+		return 0;
+	if (local == -1) {
+		relay_table_error(relay_local);
+		snprintf(reply, size, "451 4.3.0 Temporary lookup failure");
+		return -1;
+	}
+	if (s == RS_RELAY || authenticated) {
+		log_debug("relay: rcpt %s: relay allowed: %s", rcpt,
+		    authenticated ? "authenticated" : relay_why);
+		return 0;
+	}
+	if (s == RS_ERROR) {
+		snprintf(reply, size, "451 4.3.0 Temporary lookup failure");
+		return -1;
+	}
+	log_debug("relay: rcpt %s: relay denied: %s", rcpt, relay_why);
+	snprintf(reply, size, "554 5.7.1 <%s>: Relay access denied", rcpt);
+	return -1;
+}

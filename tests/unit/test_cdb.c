@@ -1,0 +1,166 @@
+/* test_cdb: key walks, source normalisation, and a table round trip. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "cdb/cdb.h"
+#include "unit.h"
+
+static char keys[140][CDBT_KEY_MAX];
+
+/* The walk of in, joined by spaces. */
+static const char *
+walk(enum cdbt_kind kind, const char *in)
+{
+	static char	 out[8192];
+	int		 n = cdbt_keys(kind, in, keys, 140);
+
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		if (i > 0)
+			strlcat(out, " ", sizeof(out));
+		strlcat(out, keys[i], sizeof(out));
+	}
+	return out;
+}
+
+static void
+test_walks(void)
+{
+	unit_str(walk(CDBT_DOMAIN, "Mail.Example.ORG"),
+	    "mail.example.org .example.org .org", "domain walk, lower case");
+	unit_str(walk(CDBT_DOMAIN, "[192.0.2.1]"), "[192.0.2.1]",
+	    "address literal has no parents");
+	unit_str(walk(CDBT_ADDRESS, "User@Example.org"),
+	    "user@example.org @example.org user@", "address walk");
+	unit_str(walk(CDBT_ADDRESS, "postmaster"), "postmaster",
+	    "address without domain");
+	unit_str(walk(CDBT_EXACT, "192.0.2.1"), "192.0.2.1", "exact");
+	unit_ok(cdbt_keys(CDBT_NETWORK, "192.168.1.2", keys, 140) == 36,
+	    "IPv4: address, 32 prefixes, 3 dotted prefixes");
+	unit_str(keys[0], "192.168.1.2", "IPv4 exact first");
+	unit_str(keys[1], "192.168.1.2/31", "then /31");
+	unit_str(keys[8], "192.168.1.0/24", "/24");
+	unit_str(keys[9], "192.168.1.", "qpsmtpd prefix after /24");
+	unit_str(keys[18], "192.168.", "qpsmtpd prefix after /16");
+	unit_str(keys[35], "0.0.0.0/0", "/0 last");
+	unit_ok(cdbt_keys(CDBT_NETWORK, "2001:DB8::1", keys, 140) == 129,
+	    "IPv6: address and 128 prefixes");
+	unit_str(keys[0], "2001:db8::1", "IPv6 canonical");
+	unit_str(keys[96], "2001:db8::/32", "IPv6 /32");
+	unit_str(keys[128], "::/0", "IPv6 /0");
+	unit_ok(cdbt_keys(CDBT_NETWORK, "not-an-ip", keys, 140) == 0,
+	    "bad address: no keys");
+}
+
+struct norm_case {
+	enum cdbt_type	 type;
+	const char	*key, *value;
+	const char	*nkey, *nvalue;	/* NULL: refused */
+};
+
+static const struct norm_case norms[] = {
+	{ CDBT_DOMAINS, "Example.ORG", "", "example.org", "OK" },
+	{ CDBT_DOMAINS, ".example.org", "", ".example.org", "OK" },
+	{ CDBT_DOMAINS, "example..org", "", NULL, NULL },
+	{ CDBT_DOMAINS, "-bad.org", "", NULL, NULL },
+	{ CDBT_NETWORKS, "192.168.", "", "192.168.", "OK" },
+	{ CDBT_NETWORKS, "10.0.0.0/8", "reject spam source",
+	    "10.0.0.0/8", "REJECT spam source" },
+	{ CDBT_NETWORKS, "10.0.0.1/8", "", NULL, NULL },
+	{ CDBT_NETWORKS, "10.1.2.3/32", "ok", "10.1.2.3", "OK" },
+	{ CDBT_NETWORKS, "2001:DB8:0:0::/32", "", "2001:db8::/32", "OK" },
+	{ CDBT_NETWORKS, "2001:db8::1/129", "", NULL, NULL },
+	{ CDBT_NETWORKS, "300.1.", "", NULL, NULL },
+	{ CDBT_NETWORKS, "1.2.3.4", "MAYBE", NULL, NULL },
+	{ CDBT_SENDERS, "Boss@Example.org", "boss, assistant",
+	    "boss@example.org", "boss,assistant" },
+	{ CDBT_SENDERS, "@example.org", "admin", "@example.org", "admin" },
+	{ CDBT_SENDERS, "boss@example.org", "", NULL, NULL },
+	{ CDBT_RECIPIENTS, "all@example.org", "Authenticated",
+	    "all@example.org", "authenticated" },
+	{ CDBT_RECIPIENTS, "@example.org", "x", NULL, NULL },
+	{ CDBT_POP, "192.0.2.7", "1700000000", "192.0.2.7", "1700000000" },
+	{ CDBT_POP, "192.0.2.0/24", "1700000000", NULL, NULL },
+	{ CDBT_POP, "192.0.2.7", "yesterday", NULL, NULL },
+};
+
+static void
+test_normalize(void)
+{
+	char k[CDBT_KEY_MAX], v[CDBT_VALUE_MAX], name[256];
+
+	for (size_t i = 0; i < sizeof(norms) / sizeof(norms[0]); i++) {
+		const struct norm_case	*c = &norms[i];
+		const char		*why = NULL;
+		int			 rc;
+
+		rc = cdbt_normalize(c->type, c->key, c->value, k, sizeof(k), v,
+		    sizeof(v), &why);
+		snprintf(name, sizeof(name), "%s '%s' '%s' %s",
+		    cdbt_type_name(c->type), c->key, c->value,
+		    c->nkey ? "accepted" : "refused");
+		unit_ok((rc == 0) == (c->nkey != NULL), name);
+		if (rc == 0 && c->nkey != NULL) {
+			unit_str(k, c->nkey, "stored key");
+			unit_str(v, c->nvalue, "stored value");
+		} else if (rc != 0)
+			unit_ok(why != NULL && *why != '\0', "with a reason");
+	}
+}
+
+static void
+test_round_trip(void)
+{
+	char			 dir[] = "/tmp/test_cdb.XXXXXX", path[256];
+	char			 err[512];
+	struct cdbt_entry	 e[] = {
+		{ "192.168.", "OK", 1 }, { "10.0.0.0/8", "REJECT no", 2 },
+		{ "2001:db8::/32", "OK", 3 }, { "192.0.2.9", "OK", 4 },
+	};
+	struct cdbt_match	 m;
+	struct cdbt		*t;
+
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path, sizeof(path), "%s/nets.cdb", dir);
+	unit_ok(cdbt_write(path, CDBT_NETWORKS, e, 4, err, sizeof(err)) == 0,
+	    "table written");
+	t = cdbt_open(path, CDBT_NETWORKS);
+	unit_ok(cdbt_error(t) == NULL, "table opens");
+	unit_ok(cdbt_find(t, CDBT_NETWORK, "192.168.7.7", &m) == CDBT_FOUND &&
+	    strcmp(m.key, "192.168.") == 0, "prefix found");
+	unit_ok(cdbt_find(t, CDBT_NETWORK, "10.9.9.9", &m) == CDBT_FOUND &&
+	    strcmp(m.value, "REJECT no") == 0, "CIDR found with its value");
+	unit_ok(cdbt_find(t, CDBT_NETWORK, "2001:db8:1::2", &m) == CDBT_FOUND,
+	    "IPv6 CIDR found");
+	unit_ok(cdbt_find(t, CDBT_NETWORK, "192.0.2.10", &m) == CDBT_NOTFOUND,
+	    "neighbour not found");
+	cdbt_close(t);
+	t = cdbt_open(path, CDBT_DOMAINS);
+	unit_str(cdbt_error(t), "a networks table, not domains",
+	    "wrong type is an error");
+	unit_ok(cdbt_find(t, CDBT_DOMAIN, "x.org", &m) == CDBT_ERROR,
+	    "lookup in a wrong table is an error");
+	cdbt_close(t);
+	t = cdbt_open("/nonexistent/table.cdb", CDBT_DOMAINS);
+	unit_ok(cdbt_error(t) != NULL && cdbt_find(t, CDBT_DOMAIN, "x.org",
+	    &m) == CDBT_ERROR, "missing table is an error, not a miss");
+	cdbt_close(t);
+	e[3].key = "192.168.";
+	unit_ok(cdbt_write(path, CDBT_NETWORKS, e, 4, err, sizeof(err)) == -1,
+	    "duplicate refused");
+	unit_str(err, "4: duplicate key '192.168.'", "duplicate names its line");
+	unlink(path);
+	rmdir(dir);
+}
+
+int
+main(void)
+{
+	test_walks();
+	test_normalize();
+	test_round_trip();
+	return unit_done();
+}
