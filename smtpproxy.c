@@ -223,7 +223,7 @@ main_check(const struct conf *c)
 int
 main(int argc, char *argv[])
 {
-	struct conf		 conf;
+	static struct conf	 conf;	/* lives as long as the process */
 	struct smtp_client	 client = { 0 };
 	const char		*file = DEFAULT_CONF, *test = NULL;
 	char			*ov[MAX_OVERRIDES];

@@ -286,11 +286,16 @@ smtp_envelope(struct smtp_session *s, const char *arg, int is_mail,
 		    "MAIL FROM:<address>" : "RCPT TO:<address>");
 		return -1;
 	}
-	if (smtp_parse_path(p, is_mail, path, &rest, &why) == -1 ||
-	    (*rest != '\0' && *rest != ' ')) {
+	if (smtp_parse_path(p, is_mail, path, &rest, &why) == -1)
+		rest = NULL;
+	else if (*rest != '\0' && *rest != ' ')
+		why = "junk after the address";
+	else
+		why = NULL;
+	if (why != NULL) {
 		smtp_reply(s, "501 %s Bad %s address syntax: %s",
 		    is_mail ? "5.1.7" : "5.1.3", is_mail ? "sender" : "recipient",
-		    *rest != '\0' && *rest != ' ' ? "junk after address" : why);
+		    why);
 		return -1;
 	}
 	while (*rest == ' ')
@@ -299,7 +304,7 @@ smtp_envelope(struct smtp_session *s, const char *arg, int is_mail,
 	code = smtp_parse_params(rest, is_mail, s->conf->backend_extensions,
 	    params, &why);
 	if (code != 0) {
-		smtp_reply(s, "%d 5.5.4 %s", code, why);
+		smtp_reply(s, "%d 5.5.4 Error: %s", code, why);
 		return -1;
 	}
 	return 0;
