@@ -132,6 +132,28 @@ iobuf_printf(struct iobuf *io, const char *fmt, ...)
 	return iobuf_write(io, buf, (size_t)n);
 }
 
+/* Test mode: a typed LF stands for CRLF; n new bytes at rlen at most
+ * double, which the caller left room for. */
+static size_t
+iobuf_add_cr(struct iobuf *io, size_t n)
+{
+	char	*p = io->rbuf + io->rlen, before = io->last;
+	size_t	 lfs = 0, i, j;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (p[i] == '\n' && (i > 0 ? p[i - 1] : before) != '\r')
+			lfs++;
+	io->last = p[n - 1];
+	for (i = n, j = n + lfs; i > 0; i--) {
+		p[--j] = p[i - 1];
+		if (p[i - 1] == '\n' && (i > 1 ? p[i - 2] : before) != '\r')
+			p[--j] = '\r';
+	}
+	return n + lfs;
+}
+
 /* Read more input; pending output goes first so a peer never waits on us. */
 static int
 iobuf_fill(struct iobuf *io)
@@ -148,13 +170,18 @@ iobuf_fill(struct iobuf *io)
 	for (;;) {
 		if (iobuf_wait(io, io->rfd, POLLIN) == -1)
 			return -1;
-		n = read(io->rfd, io->rbuf + io->rlen, sizeof(io->rbuf) - io->rlen);
+		size_t room = sizeof(io->rbuf) - io->rlen;
+
+		n = read(io->rfd, io->rbuf + io->rlen, io->lf_is_crlf ?
+		    room / 2 : room);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n == 0)
 			return iobuf_fail(io, IOBUF_EOF);
 		if (n < 0)
 			return iobuf_fail(io, IOBUF_ERROR);
+		if (io->lf_is_crlf)
+			n = (ssize_t)iobuf_add_cr(io, (size_t)n);
 		io->rlen += (size_t)n;
 		return 0;
 	}
@@ -184,7 +211,8 @@ iobuf_getline(struct iobuf *io, char *line, size_t size, size_t *lenp)
 		nl = memchr(start, '\n', io->rlen - io->rpos);
 		if (nl != NULL)
 			break;
-		if (io->rlen - io->rpos >= size ||
+		/* size bytes may still be a whole line (its CR included) */
+		if (io->rlen - io->rpos > size ||
 		    io->rlen - io->rpos >= sizeof(io->rbuf) - 1) {
 			toolong = 1;	/* keep the last byte: it may be CR */
 			io->rpos = io->rlen - 1;

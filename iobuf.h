@@ -48,6 +48,8 @@ struct iobuf {
 	double		 deadline;	/* monotonic seconds, 0 = none */
 	enum iobuf_err	 err;
 	int		 saved_errno;
+	int		 lf_is_crlf;	/* -T: a typed LF ends a line too */
+	char		 last;		/* last byte read (for lf_is_crlf) */
 	size_t		 rpos, rlen, wlen;
 	char		 rbuf[IOBUF_SIZE];
 	char		 wbuf[IOBUF_SIZE];

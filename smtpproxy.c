@@ -128,12 +128,16 @@ main_literal(const char *s, struct smtp_client *cl)
 	}
 	if (strncasecmp(s, "IPv6:", 5) == 0)
 		s += 5;
-	if (inet_pton(AF_INET6, s, &a6) == 1) {
+	if (inet_pton(AF_INET6, s, &a6) != 1)
+		return -1;
+	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+		inet_ntop(AF_INET, &a6.s6_addr[12], cl->addr, sizeof(cl->addr));
+		cl->family = AF_INET;
+	} else {
 		inet_ntop(AF_INET6, &a6, cl->addr, sizeof(cl->addr));
 		cl->family = AF_INET6;
-		return 0;
 	}
-	return -1;
+	return 0;
 }
 
 static int
@@ -158,10 +162,10 @@ main_client(struct smtp_client *cl)
 	socklen_t		 len = sizeof(ss);
 	const char		*ip, *port;
 
-	if (getpeername(0, (struct sockaddr *)&ss, &len) == 0)
-		return main_sockaddr(&ss, cl);
-	if (errno != ENOTSOCK)
-		return -1;
+	if (getpeername(0, (struct sockaddr *)&ss, &len) == 0 &&
+	    main_sockaddr(&ss, cl) == 0)
+		return 0;
+	/* not a socket, or a UNIX one: the UCSPI variables may say more */
 	/* tcpserver and other UCSPI servers pass the client this way */
 	if ((ip = getenv("TCPREMOTEIP")) == NULL || main_literal(ip, cl) == -1)
 		return -1;
@@ -210,6 +214,12 @@ main_check(const struct conf *c)
 {
 	int rc = EX_DONE;
 
+	if (geteuid() == 0 && (getpwnam(c->user) == NULL ||
+	    getgrnam(c->group) == NULL)) {
+		fprintf(stderr, "smtpproxy: user %s or group %s does not exist\n",
+		    c->user, c->group);
+		return EX_PERM;
+	}
 	printf("configuration: ok\n");
 	if (log_trace_on())
 		conf_dump(c, stdout);
@@ -230,6 +240,7 @@ main(int argc, char *argv[])
 	int			 ch, nov = 0, check = 0, trace = 0, bad;
 
 	main_on_socket = main_is_socket(0);
+	log_open(NULL);		/* syslog mail until the config names a file */
 	while ((ch = getopt(argc, argv, "df:no:T:V")) != -1) {
 		switch (ch) {
 		case 'd':
@@ -289,7 +300,10 @@ main(int argc, char *argv[])
 			fprintf(stderr, "smtpproxy: -T: bad address %s\n", test);
 			return EX_PERM;
 		}
+		static const char msg[] = "421 4.3.0 Service unavailable\r\n";
+
 		log_warn("event=fatal reason=\"cannot identify the client\"");
+		(void)!write(1, msg, sizeof(msg) - 1);
 		return EX_TEMP;
 	}
 	main_session_id();

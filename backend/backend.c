@@ -156,7 +156,7 @@ backend_read_reply(struct backend *b, struct backend_reply *r)
 		    &len);
 
 		if (kind == IOL_FAIL) {
-			log_warnx("event=backend-error backend=%s reason=%s",
+			log_warnx("event=backend-error backend=%s reason=\"%s\"",
 			    b->conf->backend, iobuf_strerror(&b->io));
 			break;
 		}
@@ -195,7 +195,7 @@ backend_command(struct backend *b, struct backend_reply *r,
 	memcpy(cmd + n, "\r\n", 2);
 	if (iobuf_write(&b->io, cmd, (size_t)n + 2) == -1 ||
 	    iobuf_flush(&b->io) == -1) {
-		log_warnx("event=backend-error backend=%s reason=%s",
+		log_warnx("event=backend-error backend=%s reason=\"%s\"",
 		    b->conf->backend, iobuf_strerror(&b->io));
 		backend_fail(r, 421, "Lost connection to the mail server");
 		return -1;
@@ -260,13 +260,14 @@ backend_has_attr(const struct backend *b, const char *keyword,
 	return 0;
 }
 
+/* EHLO as name: ours first, the client's after XCLIENT (which it keeps). */
 static int
-backend_ehlo(struct backend *b, struct backend_reply *r)
+backend_ehlo(struct backend *b, const char *name, struct backend_reply *r)
 {
 	const char *verb = b->conf->backend_protocol == CONF_PROTO_LMTP ?
 	    "LHLO" : "EHLO";
 
-	if (backend_command(b, r, "%s %s", verb, b->conf->hostname) == -1)
+	if (backend_command(b, r, "%s %s", verb, name) == -1)
 		return -1;
 	if (r->code != 250) {
 		log_warnx("event=backend-error backend=%s reason=\"%s refused: "
@@ -315,9 +316,10 @@ backend_attrs(const struct backend *b, const char *verb,
 	ATTR("NAME", "%s", "[UNAVAILABLE]");
 	if (cl->port[0] != '\0')
 		ATTR("PORT", "%s", cl->port);
-	ATTR("HELO", "%s", helo[0] ? helo : "[UNAVAILABLE]");
-	ATTR("PROTO", "%s", cl->helo[0] == '\0' ? "[UNAVAILABLE]" :
-	    cl->esmtp ? "ESMTP" : "SMTP");
+	if (cl->helo[0] != '\0') {
+		ATTR("HELO", "%s", helo);
+		ATTR("PROTO", "%s", cl->esmtp ? "ESMTP" : "SMTP");
+	}
 	if (cl->login[0] != '\0')
 		ATTR("LOGIN", "%s", login);
 	if (strcmp(verb, "XFORWARD") == 0)
@@ -340,7 +342,7 @@ backend_xclient(struct backend *b, const struct backend_client *cl,
 		    "refused: %d %s\"", b->conf->backend, r->code, r->text);
 		return -1;
 	}
-	return backend_ehlo(b, r);
+	return backend_ehlo(b, cl->helo[0] ? cl->helo : b->conf->hostname, r);
 }
 
 int
@@ -425,7 +427,9 @@ backend_open(const struct conf *c, const struct backend_client *cl,
 
 	if ((b = backend_start(c, r)) == NULL)
 		return NULL;
-	if (backend_ehlo(b, r) == -1 || backend_identify(b, cl, r) == -1) {
+	iobuf_set_deadline(&b->io, cl->deadline);
+	if (backend_ehlo(b, c->hostname, r) == -1 ||
+	    backend_identify(b, cl, r) == -1) {
 		backend_close(b, 0);
 		backend_fail(r, 451, "Mail server temporarily unavailable");
 		return NULL;
@@ -439,22 +443,26 @@ backend_data_write(void *arg, const char *p, size_t n)
 	struct backend *b = arg;
 
 	if (iobuf_write(&b->io, p, n) == -1) {
-		log_warnx("event=backend-error backend=%s reason=%s in DATA",
+		log_warnx("event=backend-error backend=%s reason=\"%s in DATA\"",
 		    b->conf->backend, iobuf_strerror(&b->io));
 		return -1;
 	}
 	return 0;
 }
 
-/* LMTP: keep the first reply if all are 2xx, else the worst one. */
+/* Rank of an LMTP reply: a 4xx makes the client retry, so it wins. */
+static int
+backend_rank(int code)
+{
+	return code / 100 == 4 ? 3 : code / 100 == 5 ? 2 : 1;
+}
+
+/* LMTP: one reply per recipient, folded into the first of the worst rank. */
 static void
 backend_fold(struct backend_reply *acc, const struct backend_reply *r,
     int first)
 {
-	int worse = r->code / 100 > acc->code / 100 ||
-	    (r->code / 100 == 4 && acc->code / 100 == 5);
-
-	if (first || (r->code >= 400 && (acc->code < 400 || worse)))
+	if (first || backend_rank(r->code) > backend_rank(acc->code))
 		*acc = *r;
 }
 
@@ -466,8 +474,8 @@ backend_data_end(struct backend *b, int nreplies, struct backend_reply *r)
 	if (b->conf->backend_protocol != CONF_PROTO_LMTP)
 		nreplies = 1;
 	if (iobuf_write(&b->io, ".\r\n", 3) == -1 || iobuf_flush(&b->io) == -1) {
-		log_warnx("event=backend-error backend=%s reason=%s at "
-		    "end of DATA", b->conf->backend, iobuf_strerror(&b->io));
+		log_warnx("event=backend-error backend=%s reason=\"%s at "
+		    "end of DATA\"", b->conf->backend, iobuf_strerror(&b->io));
 		backend_fail(r, 451, "Lost connection to the mail server");
 		return -1;
 	}
@@ -524,7 +532,7 @@ backend_probe(const struct conf *c, FILE *out)
 		return -1;
 	}
 	backend_print(out, &r);
-	if (backend_ehlo(b, &r) == -1) {
+	if (backend_ehlo(b, c->hostname, &r) == -1) {
 		backend_print(out, &r);
 		backend_close(b, 1);
 		return -1;

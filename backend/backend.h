@@ -37,6 +37,7 @@ struct backend_client {
 	const char	*helo;		/* "" before HELO */
 	int		 esmtp;
 	const char	*login;		/* "" if none */
+	double		 deadline;	/* session limit (iobuf_now() time) */
 };
 
 /* A whole reply, every line "ddd-text" or "ddd text" joined by CRLF. */

@@ -233,7 +233,7 @@ static int
 conf_store(struct conf *c, const struct conf_key *k, const char *v,
     int override, char *why, size_t wlen)
 {
-	char		*base = (char *)c + k->off;
+	char		*base = (char *)c + k->off, detail[400];
 	long long	 n;
 	int		 i;
 
@@ -242,8 +242,18 @@ conf_store(struct conf *c, const struct conf_key *k, const char *v,
 		snprintf(why, wlen, "%s: longer than %lld bytes", k->name, k->max);
 		return -1;
 	}
-	if (k->check != NULL && k->check(c, v, why, wlen) == -1)
+	if (k->type == CT_STR && (long long)strlen(v) < k->min) {
+		snprintf(why, wlen, "%s: must not be empty", k->name);
 		return -1;
+	}
+	if (*v == '\0' && k->type != CT_STR && k->type != CT_LIST) {
+		snprintf(why, wlen, "%s: missing value", k->name);
+		return -1;
+	}
+	if (k->check != NULL && k->check(c, v, detail, sizeof(detail)) == -1) {
+		snprintf(why, wlen, "%s: %s", k->name, detail);
+		return -1;
+	}
 	switch (k->type) {
 	case CT_STR:
 		if (conf_set_string((char **)base, v) == -1) {
@@ -367,11 +377,6 @@ conf_line(struct conf *c, char *buf, const char *path, int lineno,
 		conf_report(err, path, lineno, why);
 		return -1;
 	}
-	if (*value == '\0' && k->type != CT_STR) {
-		snprintf(why, sizeof(why), "%s: missing value", key);
-		conf_report(err, path, lineno, why);
-		return -1;
-	}
 	if (conf_store(c, k, value, 0, why, sizeof(why)) == -1) {
 		conf_report(err, path, lineno, why);
 		return -1;
@@ -421,7 +426,7 @@ conf_check_backend(struct conf *c, const char *v, char *why, size_t wlen)
 		a.kind = CONF_ADDR_UNIX;
 		if (v[5] != '/' || strlcpy(a.path, v + 5, sizeof(a.path)) >=
 		    sizeof(a.path)) {
-			snprintf(why, wlen, "backend: bad socket path '%s'", v);
+			snprintf(why, wlen, "bad socket path '%s'", v);
 			return -1;
 		}
 		c->backend_addr = a;
@@ -454,7 +459,7 @@ conf_check_backend(struct conf *c, const char *v, char *why, size_t wlen)
 	return 0;
 bad:
 	snprintf(why, wlen,
-	    "backend: '%s' is not host:port, [ipv6]:port or unix:/path", v);
+	    "'%s' is not host:port, [ipv6]:port or unix:/path", v);
 	return -1;
 }
 
@@ -465,7 +470,7 @@ conf_check_table(struct conf *c, const char *v, char *why, size_t wlen)
 	(void)c;
 	if (*v == '\0' || strncmp(v, "cdb:/", 5) == 0)
 		return 0;
-	snprintf(why, wlen, "'%s' is not a table: use cdb:/path/file.cdb", v);
+	snprintf(why, wlen, "'%s' is not cdb:/path/file.cdb", v);
 	return -1;
 }
 
@@ -476,14 +481,14 @@ conf_check_greeting(struct conf *c, const char *v, char *why, size_t wlen)
 	(void)c;
 	for (const char *p = v; *p != '\0'; p++) {
 		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			snprintf(why, wlen, "greeting: control character");
+			snprintf(why, wlen, "control character");
 			return -1;
 		}
 		if (*p != '%')
 			continue;
 		if (p[1] == '\0' || strchr("HVT%", p[1]) == NULL) {
 			snprintf(why, wlen,
-			    "greeting: unknown metatag '%%%c' (use %%H %%V %%T %%%%)",
+			    "unknown metatag '%%%c' (use %%H %%V %%T %%%%)",
 			    p[1] ? p[1] : ' ');
 			return -1;
 		}

@@ -225,6 +225,10 @@ relay_check_rcpt(const char *client, const char *rcpt, int authenticated,
 		snprintf(reply, size, "554 5.7.1 %s", relay_text);
 		return -1;
 	}
+	if (s == RS_ERROR) {	/* it might have said REJECT: decide nothing */
+		snprintf(reply, size, "451 4.3.0 Temporary lookup failure");
+		return -1;
+	}
 	if ((local = relay_is_local(rcpt)) == 1)
 		return 0;
 	if (local == -1) {
@@ -236,10 +240,6 @@ relay_check_rcpt(const char *client, const char *rcpt, int authenticated,
 		log_debug("relay: rcpt %s: relay allowed: %s", rcpt,
 		    authenticated ? "authenticated" : relay_why);
 		return 0;
-	}
-	if (s == RS_ERROR) {
-		snprintf(reply, size, "451 4.3.0 Temporary lookup failure");
-		return -1;
 	}
 	log_debug("relay: rcpt %s: relay denied: %s", rcpt, relay_why);
 	snprintf(reply, size, "554 5.7.1 <%s>: Relay access denied", rcpt);

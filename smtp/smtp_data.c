@@ -74,6 +74,8 @@ smtp_data_emit(struct smtp_data *d, const char *p, size_t n)
 static void
 smtp_data_bare(struct smtp_data *d, int dot)
 {
+	/* in both modes: the next line cannot be the end of data */
+	d->prev_bare = 1;
 	if (!d->normalize) {
 		d->flags |= SMTP_DATA_BARE;
 		return;
@@ -81,7 +83,6 @@ smtp_data_bare(struct smtp_data *d, int dot)
 	if (dot)
 		smtp_data_emit(d, "..", 2);
 	smtp_data_emit(d, "\r\n", 2);
-	d->prev_bare = 1;
 }
 
 static void

@@ -96,18 +96,6 @@ smtp_end(struct smtp_session *s, const char *result)
 	smtp_enter(s, S_QUIT);
 }
 
-/* Count an error reply; at the limit the client hears 421 and we part. */
-static void
-smtp_count_error(struct smtp_session *s)
-{
-	if (++s->errors < s->conf->max_errors || s->state == S_QUIT)
-		return;
-	iobuf_printf(&s->io, "421 4.7.0 %s Error: too many errors\r\n",
-	    s->conf->hostname);
-	log_info("event=reject client=%s cmd=%s reply=\"421 4.7.0 too many "
-	    "errors\"", s->client->addr, s->verb);
-	smtp_end(s, "too-many-errors");
-}
 
 /* One-line reply "code x.y.z text"; refusals are logged and counted. */
 static void __attribute__((format(printf, 2, 3)))
@@ -128,7 +116,7 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	if (strncmp(buf, "421", 3) == 0)
 		smtp_end(s, "closed");
 	else
-		smtp_count_error(s);
+		s->errors++;
 }
 
 /* A backend reply, line by line, with an enhanced code on every line. */
@@ -195,7 +183,7 @@ smtp_greeting(const struct conf *c, char *buf, size_t size)
 		if (*p == '%' && p[1] != '\0') {
 			p++;
 			sub = *p == 'H' ? c->hostname : *p == 'V' ?
-			    "smtpproxy " SMTPPROXY_VERSION : *p == 'T' ? date : "%";
+			    SMTPPROXY_VERSION : *p == 'T' ? date : "%";
 		}
 		if (sub == NULL) {
 			buf[n++] = *p;
@@ -339,6 +327,7 @@ smtp_backend_client(const struct smtp_session *s, struct backend_client *bc)
 	bc->helo = s->helo;
 	bc->esmtp = s->esmtp;
 	bc->login = "";
+	bc->deadline = s->io.deadline;
 }
 
 /* The backend for this transaction: opened lazily, told who the client is. */
@@ -688,6 +677,13 @@ smtp_command(struct smtp_session *s, char *line)
 	while (*arg == ' ')
 		arg++;
 	s->verb = line;
+	if (s->errors >= s->conf->max_errors) {
+		/* as Postfix: the command after the last error hears 421 */
+		s->result = "too-many-errors";
+		smtp_reply(s, "421 4.7.0 %s Error: too many errors",
+		    s->conf->hostname);
+		return;
+	}
 	if ((cmd = smtp_find(line)) == NULL) {
 		s->verb = "unknown";
 		smtp_unknown(s);
@@ -767,6 +763,7 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 		fatal("malloc");
 	}
 	iobuf_init(&s.io, rfd, wfd, c->timeout_command);
+	s.io.lf_is_crlf = client->test_mode;	/* an admin typing */
 	iobuf_set_deadline(&s.io, s.start + c->timeout_session);
 	log_info("event=connect client=%s", client->addr);
 	s.verb = "-";
