@@ -32,8 +32,9 @@ SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c \
 LIBSRCS	 = $(filter-out smtpproxy.c,$(SRCS))
 HDRS	 = log.h iobuf.h version.h conf/conf.h backend/backend.h smtp/smtp.h \
 	   relay/relay.h cdb/cdb.h
-TOOLS	 = tools/mkcdb
-UNITS	 = test_parse test_data test_conf test_cdb
+TOOLS	 = tools/mkcdb tools/popwatch
+UNITS	 = test_parse test_data test_conf test_cdb test_popwatch
+POPWATCH = tools/popwatch.c tools/popwatch_match.c
 
 REL	 = build/rel
 ASAN	 = build/asan
@@ -49,13 +50,21 @@ smtpproxy: $(SRCS:%.c=$(REL)/%.o)
 tools/mkcdb: $(REL)/tools/mkcdb.o $(CDBSRCS:%.c=$(REL)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+tools/popwatch: $(POPWATCH:%.c=$(REL)/%.o) $(CDBSRCS:%.c=$(REL)/%.o)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(POPWATCH:%.c=$(REL)/%.o) $(POPWATCH:%.c=$(ASAN)/%.o): tools/popwatch.h
+
 $(REL)/%.o: %.c $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
-asan: $(ASAN)/smtpproxy $(ASAN)/mkcdb
+asan: $(ASAN)/smtpproxy $(ASAN)/mkcdb $(ASAN)/popwatch
 
 $(ASAN)/mkcdb: $(ASAN)/tools/mkcdb.o $(CDBSRCS:%.c=$(ASAN)/%.o)
+	$(CC) $(SAN) -o $@ $^ $(LIBS)
+
+$(ASAN)/popwatch: $(POPWATCH:%.c=$(ASAN)/%.o) $(CDBSRCS:%.c=$(ASAN)/%.o)
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
 $(ASAN)/smtpproxy: $(SRCS:%.c=$(ASAN)/%.o)
@@ -68,6 +77,12 @@ $(ASAN)/%.o: %.c $(HDRS)
 $(UNIT)/%: tests/unit/%.c tests/unit/unit.h $(LIBSRCS:%.c=$(ASAN)/%.o)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -O1 $(SAN) -o $@ $< $(LIBSRCS:%.c=$(ASAN)/%.o) $(LIBS)
+
+$(UNIT)/test_popwatch: tests/unit/test_popwatch.c tests/unit/unit.h \
+	    $(ASAN)/tools/popwatch_match.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -O1 $(SAN) -o $@ $< $(ASAN)/tools/popwatch_match.o \
+	    $(LIBS)
 
 unit: $(UNITS:%=$(UNIT)/%)
 
@@ -89,13 +104,15 @@ run:
 stop:
 	bash tools/demo.sh stop
 
-install: smtpproxy
+install: smtpproxy $(TOOLS)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/smtpproxy \
 	    $(DESTDIR)$(SYSCONFDIR)/xinetd.d
 	install -m 755 smtpproxy $(DESTDIR)$(SBINDIR)/smtpproxy
 	install -m 755 tools/mkcdb $(DESTDIR)$(SBINDIR)/mkcdb
-	install -m 644 man/smtpproxy.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 755 tools/popwatch $(DESTDIR)$(SBINDIR)/popwatch
+	install -m 644 man/smtpproxy.8 man/mkcdb.8 man/popwatch.8 \
+	    $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/smtpproxy.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	test -e $(DESTDIR)$(SYSCONFDIR)/smtpproxy/smtpproxy.conf || \
 	    install -m 644 etc/smtpproxy.conf $(DESTDIR)$(SYSCONFDIR)/smtpproxy/

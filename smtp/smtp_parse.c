@@ -22,7 +22,8 @@
 static int
 smtp_atext(unsigned char c)
 {
-	return isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL ||
+	/* c != 0: strchr() would find the string's own terminator */
+	return isalnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c)) ||
 	    c >= 0x80;
 }
 

@@ -33,6 +33,11 @@ static const struct path_case paths[] = {
 	{ "<postmaster>", 1, 0, NULL, NULL, NULL },
 	{ "user@example.org", 1, 0, NULL, NULL, NULL },
 	{ "<user@example.org", 1, 0, NULL, NULL, NULL },
+	{ "<broken", 1, 0, NULL, NULL, NULL },	/* read past the end once */
+	{ "<", 0, 0, NULL, NULL, NULL },
+	{ "<\"", 0, 0, NULL, NULL, NULL },
+	{ "<@", 0, 0, NULL, NULL, NULL },
+	{ "<a@[", 0, 0, NULL, NULL, NULL },
 	{ "<user>", 0, 0, NULL, NULL, NULL },
 	{ "<user@example.org.>", 0, 0, NULL, NULL, NULL },
 	{ "<user@-example.org>", 0, 0, NULL, NULL, NULL },

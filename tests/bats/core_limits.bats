@@ -1,0 +1,164 @@
+#!/usr/bin/env bats
+# core_limits: every wait and every list is bounded, and the reply at each
+# bound is the one the interface fixes.
+
+load lib/common
+
+# assert_took_ms MIN MAX: the last timed run lasted between MIN and MAX ms
+assert_took_ms() {
+	local took=$((T1 - T0))
+	((took >= $1 && took <= $2)) || fail "took ${took} ms, expected ${1}..${2} ms"
+}
+
+@test "timeout_command: an idle client gets 421 4.4.2 and is closed" {
+	start_sink
+	start_proxy 'timeout_command 1'
+	T0=$(now_ms)
+	run smtp -t 8 'EHLO c\r\n' =1
+	T1=$(now_ms)
+	assert_closed
+	assert_codes "220 250 421"
+	assert_reply '421 4\.4\.2'
+	assert_took_ms 900 4000
+	assert_log 'event=summary client=127\.0\.0\.1 .*result=[a-z-]*timeout '
+	refute_log 'event=summary .*result=(ok|quit)'
+}
+
+@test "timeout_command: a half-sent command line also times out" {
+	start_sink
+	start_proxy 'timeout_command 1'
+	T0=$(now_ms)
+	run smtp -t 8 'NOOP'
+	T1=$(now_ms)
+	assert_closed
+	assert_codes "220 421"
+	assert_reply '421 4\.4\.2'
+	assert_took_ms 900 4000
+}
+
+@test "timeout_data: a client stalling in DATA gets 421 4.4.2; nothing is delivered" {
+	start_sink
+	start_proxy 'timeout_data 1' 'timeout_command 30'
+	T0=$(now_ms)
+	run smtp -t 8 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'RCPT TO:<r@test>\r\n' =1 \
+		'DATA\r\n' =1 'Subject: stall\r\n\r\nhalf a messa'
+	T1=$(now_ms)
+	assert_closed
+	assert_codes "220 250 250 250 354 421"
+	assert_reply '421 4\.4\.2'
+	assert_took_ms 900 4000
+	settle
+	[[ $(sink_count) == 0 ]] || fail "a partial message was delivered"
+}
+
+@test "timeout_session: a client busy with NOOPs is closed with 421 4.4.2 at the session bound" {
+	start_sink
+	start_proxy 'timeout_session 2' 'timeout_command 30'
+	local items=('EHLO c\r\n' =1) i
+	for ((i = 0; i < 40; i++)); do
+		items+=(+150 'NOOP\r\n' =1)
+	done
+	T0=$(now_ms)
+	run smtp -t 10 "${items[@]}"
+	T1=$(now_ms)
+	assert_closed
+	assert_reply '421 4\.4\.2'
+	[[ $(reply_codes) == "220 250 "*" 421" ]] || fail "codes: $(reply_codes)"
+	assert_took_ms 1900 5000
+	assert_log 'event=summary .*duration=[0-9]'
+}
+
+@test "max_line_length: a command line too long gets 500 5.5.6; the session goes on" {
+	start_sink
+	start_proxy 'max_line_length 512'
+	local long fits
+	long=$(printf 'x%.0s' {1..600})
+	fits=$(printf 'y%.0s' {1..400})
+	run smtp 'EHLO c\r\n' =1 "MAIL FROM:<$long@test>\\r\\n" =1 "NOOP $fits\\r\\n" =1 \
+		"RCPT TO:<$long@test>\\r\\n" =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 500 250 500 221"
+	assert_reply_count 2 '500 5\.5\.6'
+	assert_log 'event=reject client=127\.0\.0\.1 .*reply="500 5\.5\.6'
+}
+
+@test "max_line_length: default 2048; a 20 MB line without CRLF gets 500 5.5.6, memory stays bounded" {
+	start_sink
+	start_proxy
+	local ok base rss
+	ok=$(printf 'y%.0s' {1..1900})
+	run smtp 'EHLO c\r\n' =1 "NOOP $ok\\r\\n" =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 250 221"
+	assert_log 'event=summary .*maxrss=[0-9]+'
+	base=$(log_line 'event=summary' | sed -E 's/.*maxrss=([0-9]+).*/\1/' | tail -n 1)
+
+	head -c 20000000 /dev/zero | tr '\0' 'z' >"$TMP/huge"
+	printf '\r\n' >>"$TMP/huge"
+	run smtp -t 30 'EHLO c\r\n' =1 "<$TMP/huge" =1 'QUIT\r\n'
+	assert_closed
+	local codes
+	codes=$(reply_codes)
+	[[ $codes == "220 250 500"*" 221" ]] || fail "codes: $codes"
+	assert_reply '500 5\.5\.6'
+	wait_log_count 2 event=summary
+	rss=$(log_line 'event=summary' | sed -E 's/.*maxrss=([0-9]+).*/\1/' | tail -n 1)
+	# buffering the line would add 20000 KB
+	((rss < base + 8000)) || fail "maxrss grew from $base KB to $rss KB"
+}
+
+@test "max_unknown_commands 3: three 502 5.5.2, then 421 4.7.0 and close" {
+	start_sink
+	start_proxy 'max_unknown_commands 3'
+	run smtp 'EHLO c\r\n' =1 'FOO\r\n' =1 'BAR\r\n' =1 'BAZ\r\n' =1 'QUX\r\n' 'NOOP\r\n'
+	assert_closed
+	assert_reply_count 3 '502 5\.5\.2'
+	assert_codes "220 250 502 502 502 421"
+	assert_reply '421 4\.7\.0'
+	refute_reply '250 2\.0\.0'
+	assert_log 'event=reject client=127\.0\.0\.1 .*reply="421 4\.7\.0'
+}
+
+@test "max_errors 3: syntax and sequence errors count; then 421 4.7.0 and close" {
+	start_sink
+	start_proxy 'max_errors 3'
+	run smtp 'EHLO c\r\n' =1 'MAIL FROM:<broken\r\n' =1 'RCPT TO:<r@test>\r\n' =1 \
+		'MAIL FROM:<broken\r\n' =1 'MAIL FROM:<broken\r\n' 'NOOP\r\n'
+	assert_closed
+	assert_codes "220 250 501 503 501 421"
+	assert_reply '421 4\.7\.0'
+	refute_reply '250 2\.0\.0'
+	assert_log 'event=reject .*reply="421 4\.7\.0'
+}
+
+@test "max_errors: good commands between errors do not reset the count" {
+	start_sink
+	start_proxy 'max_errors 2'
+	run smtp 'EHLO c\r\n' =1 'RCPT TO:<r@test>\r\n' =1 'NOOP\r\n' =1 'DATA\r\n' =1 \
+		'RCPT TO:<r@test>\r\n' 'NOOP\r\n'
+	assert_closed
+	assert_codes "220 250 503 250 503 421"
+	assert_reply_count 1 '250 2\.0\.0' 
+}
+
+@test "many sessions at once stay independent" {
+	start_sink
+	start_proxy
+	local i pids=()
+	for ((i = 0; i < 8; i++)); do
+		"$RAWSMTP" -t 20 127.0.0.1 "$PROXY_PORT" 'EHLO c\r\n' =1 "MAIL FROM:<s$i@test>\\r\\n" =1 \
+			"RCPT TO:<r$i@test>\\r\\n" =1 'DATA\r\n' =1 "Subject: $i\\r\\n\\r\\nbody $i\\r\\n.\\r\\n" =1 \
+			'QUIT\r\n' >"$TMP/c$i.out" &
+		pids+=($!)
+	done
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || fail "client $i failed" "$(cat "$TMP/c$i.out")"
+	done
+	settle
+	[[ $(sink_count) == 8 ]] || fail "sink holds $(sink_count) messages"
+	for ((i = 0; i < 8; i++)); do
+		f=$(grep -l "^X-Mail-Args: <s$i@test>" $(sink_files)) || fail "no message $i"
+		grep -qx "body $i" "$f" || fail "message $i has another body"
+		grep -q "^X-Rcpt-Args: <r$i@test>" "$f" || fail "message $i has another recipient"
+	done
+}

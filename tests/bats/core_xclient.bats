@@ -1,0 +1,133 @@
+#!/usr/bin/env bats
+# core_xclient: against a real Postfix, the backend learns the real client
+# (XCLIENT, or XFORWARD when XCLIENT is not offered), and Postfix's own
+# verdicts reach the client as they are.
+#
+# The client connects from 127.0.0.2 so that its address differs from the
+# proxy's own (127.0.0.1) on the backend connection.
+
+load lib/common
+
+CLIENT=127.0.0.2
+
+# swaks_proxy [swaks options]: one message through the proxy from $CLIENT
+swaks_proxy() {
+	run swaks --server "127.0.0.1:$PROXY_PORT" --local-interface "$CLIENT" \
+		--helo client.example --from sender@test --to rcpt@test \
+		--body 'xclient body' --timeout 15 "$@"
+}
+
+# queue_id: the Postfix queue id in the client's 250 reply
+queue_id() {
+	plain | sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' | head -n 1
+}
+
+@test "auto: Postfix sees the real client address and HELO through XCLIENT" {
+	start_postfix
+	start_proxy
+	swaks_proxy
+	[[ $status == 0 ]] || fail "swaks status $status" "$output"
+	local qid
+	qid=$(queue_id)
+	[[ -n $qid ]] || fail "no 'queued as' reply passed through:" "$output"
+	pf_settle
+	pf_wait_count 1
+	grep -Eq "postfix/smtpd\[[0-9]+\]: $qid: client=[^ ]*\[127\.0\.0\.2\]$" "$TMP/postfix.log" ||
+		fail "Postfix did not see 127.0.0.2:" "$(grep "$qid" "$TMP/postfix.log")"
+	grep -Eq '^Received: from client\.example \([^)]*\[127\.0\.0\.2\]\)' "$PF_DIR/mail/$qid.eml" ||
+		fail "Received header:" "$(head -3 "$PF_DIR/mail/$qid.eml")"
+	grep -qx 'xclient body' "$PF_DIR/mail/$qid.eml"
+	assert_log 'event=summary client=127\.0\.0\.2 helo=client\.example .*from=<sender@test> rcpts=1 accepted=1 .*result=(ok|quit)'
+}
+
+@test "auto: Postfix's client restrictions apply to the real client" {
+	start_postfix 'smtpd_client_restrictions = check_client_access inline:{ { 127.0.0.2 = REJECT blocked client } }'
+	start_proxy
+	swaks_proxy
+	[[ $output == *"554 5.7.1 "*"Client host rejected: blocked client"* ]] ||
+		fail "Postfix's refusal did not reach the client:" "$output"
+	pf_settle
+	[[ $(pf_count) == 0 ]] || fail "delivered"
+	grep -q 'reject: RCPT from [^ ]*\[127\.0\.0\.2\]' "$TMP/postfix.log" ||
+		fail "Postfix log:" "$(cat "$TMP/postfix.log")"
+
+	# the same Postfix accepts another client address
+	CLIENT=127.0.0.3
+	swaks_proxy
+	[[ $status == 0 ]] || fail "swaks from 127.0.0.3: status $status" "$output"
+	pf_settle
+	pf_wait_count 1
+}
+
+@test "auto without XCLIENT permission: XFORWARD tells Postfix the client" {
+	start_postfix 'smtpd_authorized_xclient_hosts ='
+	start_proxy
+	swaks_proxy
+	[[ $status == 0 ]] || fail "swaks status $status" "$output"
+	local qid
+	qid=$(queue_id)
+	[[ -n $qid ]] || fail "no queue id:" "$output"
+	pf_settle
+	grep -Eq "$qid: client=[^ ]*\[127\.0\.0\.1\], orig_client=[^ ]*\[127\.0\.0\.2\]" "$TMP/postfix.log" ||
+		fail "no XFORWARD in Postfix log:" "$(grep "$qid" "$TMP/postfix.log")"
+}
+
+@test "backend_xclient no: Postfix sees the proxy's own address" {
+	start_postfix
+	start_proxy 'backend_xclient no'
+	swaks_proxy
+	[[ $status == 0 ]] || fail "swaks status $status" "$output"
+	local qid
+	qid=$(queue_id)
+	[[ -n $qid ]] || fail "no queue id:" "$output"
+	pf_settle
+	grep -Eq "$qid: client=[^ ]*\[127\.0\.0\.1\]$" "$TMP/postfix.log" ||
+		fail "Postfix log:" "$(grep "$qid" "$TMP/postfix.log")"
+	! grep -q '127\.0\.0\.2' "$TMP/postfix.log" || fail "Postfix learnt 127.0.0.2:" "$(grep 127.0.0.2 "$TMP/postfix.log")"
+	! grep -q 'xclient=\|xforward=' "$TMP/postfix.log" || fail "XCLIENT/XFORWARD sent anyway"
+	# the proxy still knows and logs the real client
+	assert_log 'event=summary client=127\.0\.0\.2 '
+}
+
+@test "Postfix refuses one recipient: its reply reaches the client, the other gets the message" {
+	start_postfix 'smtpd_recipient_restrictions = check_recipient_access inline:{ { bad@test = REJECT no such user here } }'
+	start_proxy
+	run smtp -b "$CLIENT" 'EHLO client.example\r\n' =1 'MAIL FROM:<sender@test>\r\n' =1 \
+		'RCPT TO:<bad@test>\r\n' =1 'RCPT TO:<good@test>\r\n' =1 'DATA\r\n' =1 \
+		'Subject: two\r\n\r\nfor good only\r\n.\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 250 554 250 354 250 221"
+	assert_reply '554 5\.7\.1 <bad@test>: Recipient address rejected: no such user here$'
+	pf_settle
+	pf_wait_count 1
+	grep -q 'to=<good@test>' "$TMP/postfix.log"
+	! grep -q 'to=<bad@test>.*status=sent' "$TMP/postfix.log"
+	assert_log 'event=summary .*rcpts=1 accepted=1 '
+}
+
+@test "Postfix in front of a real queue: a 1 MB message arrives with its body intact" {
+	start_postfix
+	start_proxy
+	gen_message "$TMP/msg" 1000000 11
+	run "$RAWSMTP" -t 30 -b "$CLIENT" 127.0.0.1 "$PROXY_PORT" 'EHLO client.example\r\n' =1 \
+		'MAIL FROM:<sender@test>\r\n' =1 'RCPT TO:<rcpt@test>\r\n' =1 'DATA\r\n' =1 \
+		"<$TMP/msg" '.\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 250 250 354 250 221"
+	local qid
+	qid=$(queue_id)
+	pf_settle
+	pf_wait_count 1
+	# expected body: the wire form, dots unstuffed, LF line ends
+	/usr/bin/python3 - "$TMP/msg" >"$TMP/want" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+body = data.split(b"\r\n\r\n", 1)[1]
+out = []
+for line in body.split(b"\r\n")[:-1]:
+    out.append(line[1:] if line.startswith(b".") else line)
+sys.stdout.buffer.write(b"\n".join(out) + b"\n")
+PY
+	pf_body "$PF_DIR/mail/$qid.eml" >"$TMP/got"
+	cmp "$TMP/want" "$TMP/got" || fail "body changed:" "$(diff <(od -c "$TMP/want") <(od -c "$TMP/got") | head -20)"
+}

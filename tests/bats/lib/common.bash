@@ -1,0 +1,723 @@
+# common.bash: helpers loaded by every tests/bats/*.bats file.
+#
+# Each bats file runs alone: setup_file makes one temp dir for the file
+# ($FILE_TMP), setup makes one sub dir per test ($TMP) and teardown stops
+# every program the test started, then fails the test when a sanitizer wrote
+# a report or when an smtpproxy session exited non-zero or on a signal.
+#
+# Programs (all real, all on loopback):
+#   start_sink [smtp-sink options]   Postfix's smtp-sink as the backend;
+#                                    sets SINK_PORT and BACKEND
+#   start_postfix [main.cf lines]    a private Postfix instance as the backend;
+#                                    sets PF_PORT and BACKEND
+#   start_proxy [config lines]       xinetd running $SMTPPROXY_BIN;
+#                                    sets PROXY_PORT (and PROXY_HOST)
+#   rawsmtp HOST PORT ITEM...        exact bytes client (see lib/rawsmtp)
+#
+# Waits are poll loops bounded by WAIT_LIMIT seconds that fail loudly; no
+# test synchronises with a plain sleep.
+
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$LIB_DIR/../../.." && pwd)
+SMTPPROXY_BIN=${SMTPPROXY_BIN:-$ROOT/build/asan/smtpproxy}
+RAWSMTP=$LIB_DIR/rawsmtp
+WAIT_LIMIT=${WAIT_LIMIT:-5}
+export SMTPPROXY_BIN RAWSMTP
+
+# ---------------------------------------------------------------- set up
+
+common_setup_file() {
+	FILE_TMP=$(mktemp -d /tmp/smtpproxy-bats.XXXXXX)
+	chmod 755 "$FILE_TMP"
+	export FILE_TMP
+}
+
+common_teardown_file() {
+	if [[ -n ${FILE_TMP:-} && -d $FILE_TMP ]]; then
+		# a private Postfix left over by a test that died half-way
+		local d
+		for d in "$FILE_TMP"/*/pf; do
+			[[ -f $d/queue/pid/master.pid ]] || continue
+			PF_DIR=$d stop_postfix
+		done
+		if [[ -z ${SMTPPROXY_KEEP_TMP:-} ]]; then
+			rm -rf "$FILE_TMP"
+		else
+			echo "# kept $FILE_TMP" >&3
+		fi
+	fi
+}
+
+common_setup() {
+	[[ -n ${FILE_TMP:-} ]] || common_setup_file
+	TMP=$FILE_TMP/t$BATS_TEST_NUMBER
+	rm -rf "$TMP"
+	mkdir -p "$TMP"
+	chmod 755 "$TMP"
+	mkdir -m 1777 "$TMP/san"
+	chmod 1777 "$TMP/san"
+	USED_PORTS=" "
+	XINETD_PID= SINK_PID= PF_DIR= PROXY_PORT= SINK_PORT= PF_PORT=
+	PROXY_HOST=127.0.0.1
+	ALLOW_NONZERO_EXIT=
+	BACKEND=
+	export TMP
+}
+
+setup_file() { common_setup_file; }
+teardown_file() { common_teardown_file; }
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+# The test fails with a message on stderr (bats prints it).
+fail() {
+	printf '%s\n' "$@" >&2
+	return 1
+}
+
+require_proxy() {
+	[[ -x $SMTPPROXY_BIN ]] ||
+		fail "smtpproxy binary not found: $SMTPPROXY_BIN (run: make asan)"
+}
+
+# --------------------------------------------------------------- waiting
+
+# wait_until CMD...: run CMD every 50 ms until it succeeds, at most
+# WAIT_LIMIT seconds; fail loudly otherwise.
+wait_until() {
+	local i n=$((WAIT_LIMIT * 20))
+	for ((i = 0; i < n; i++)); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	fail "timed out after ${WAIT_LIMIT}s waiting for: $*"
+}
+
+port_listening() {
+	[[ -n $(ss -ltnH "sport = :$2" 2>/dev/null) ]]
+}
+
+# wait_port HOST PORT: wait until something listens on PORT (any address);
+# does not connect, so xinetd starts no session for it.
+wait_port() {
+	wait_until port_listening "$1" "$2"
+}
+
+# free_port: print a TCP port nobody listens on and that this test has not
+# handed out yet.
+free_port() {
+	local p i
+	for ((i = 0; i < 200; i++)); do
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		[[ $USED_PORTS == *" $p "* ]] && continue
+		port_listening 127.0.0.1 "$p" && continue
+		[[ -n $(ss -tanH "( sport = :$p or dport = :$p )" 2>/dev/null) ]] && continue
+		USED_PORTS+="$p "
+		echo "$p"
+		return 0
+	done
+	fail "no free port found"
+}
+
+file_has() {
+	[[ -f $1 ]] && grep -Eq -- "$2" "$1"
+}
+
+# wait_log REGEX: wait until the smtpproxy log has a line matching REGEX.
+wait_log() {
+	wait_until file_has "$TMP/smtpproxy.log" "$1" || {
+		echo "--- smtpproxy.log:" >&2
+		cat "$TMP/smtpproxy.log" >&2 2>/dev/null
+		return 1
+	}
+}
+
+# log_line REGEX: print the log lines matching REGEX (after wait_log).
+log_line() {
+	grep -E -- "$1" "$TMP/smtpproxy.log"
+}
+
+sessions_running() {
+	[[ -n $XINETD_PID ]] && [[ -n $(pgrep -P "$XINETD_PID") ]]
+}
+
+no_sessions_running() {
+	! sessions_running
+}
+
+# wait_sessions_done: wait until every smtpproxy started by xinetd ended.
+wait_sessions_done() {
+	wait_until no_sessions_running
+}
+
+backend_idle() {
+	local port=${1:-${SINK_PORT:-$PF_PORT}}
+	[[ -z $(ss -tnH state established "( sport = :$port )" 2>/dev/null) ]]
+}
+
+# wait_backend_idle [PORT]: wait until the backend has no open connection,
+# i.e. it has read everything up to the proxy's close.
+wait_backend_idle() {
+	wait_until backend_idle "$@"
+}
+
+# settle: the sessions ended and the backend has read all they sent; after
+# this, what the backend has stored is final.
+settle() {
+	wait_sessions_done && wait_backend_idle
+}
+
+# ------------------------------------------------------------- smtp-sink
+
+# start_sink [smtp-sink options...]: smtp-sink on 127.0.0.1:SINK_PORT; each
+# complete message lands in its own file $TMP/sink/msg.*.
+start_sink() {
+	SINK_PORT=$(free_port) || return 1
+	mkdir -m 1777 -p "$TMP/sink"
+	smtp-sink -u nobody -d "$TMP/sink/msg." "$@" "127.0.0.1:$SINK_PORT" 64 \
+		>"$TMP/sink.out" 2>&1 &
+	SINK_PID=$!
+	BACKEND=127.0.0.1:$SINK_PORT
+	wait_port 127.0.0.1 "$SINK_PORT" || { cat "$TMP/sink.out" >&2; return 1; }
+}
+
+# start_sink_unix [options...]: the same on a UNIX-domain socket
+# $TMP/sink.sock; BACKEND=unix:$TMP/sink.sock.
+start_sink_unix() {
+	mkdir -m 1777 -p "$TMP/sink"
+	smtp-sink -u nobody -d "$TMP/sink/msg." "$@" "unix:$TMP/sink.sock" 64 \
+		>"$TMP/sink.out" 2>&1 &
+	SINK_PID=$!
+	BACKEND=unix:$TMP/sink.sock
+	wait_until test -S "$TMP/sink.sock" || return 1
+	chmod 666 "$TMP/sink.sock"
+}
+
+unix_backend_idle() {
+	! ss -xH 2>/dev/null | grep -qF " $TMP/sink.sock "
+}
+
+# settle_unix: like settle, for the sink on $TMP/sink.sock
+settle_unix() {
+	wait_sessions_done && wait_until unix_backend_idle
+}
+
+sink_files() {
+	find "$TMP/sink" -maxdepth 1 -type f -name 'msg.*' 2>/dev/null | sort
+}
+
+sink_count() {
+	sink_files | wc -l
+}
+
+# sink_body FILE: the message as received, without smtp-sink's own header
+# lines (X-* and the 3-line Received) and its closing empty line.
+sink_body() {
+	awk '
+		hdr == 0 && /^X-(Client-Addr|Client-Proto|Helo-Args|Mail-Args|Rcpt-Args): / { next }
+		hdr == 0 && /^Received: / { hdr = 1; skip = 2; next }
+		hdr == 0 { hdr = 2 }
+		hdr == 1 && skip > 0 && /^\t/ { skip--; next }
+		{ hdr = 2; lines[n++] = $0 }
+		END { for (i = 0; i < n - 1; i++) print lines[i] }
+	' "$1"
+}
+
+# sink_direct MSGFILE OUT: send MSGFILE (already CRLF, dot-stuffed, without
+# the final dot) straight to the sink and store the dumped body in OUT: the
+# reference a proxied copy must equal.
+sink_direct() {
+	local before after f
+	before=$(sink_files)
+	"$RAWSMTP" -t 30 127.0.0.1 "$SINK_PORT" 'EHLO direct\r\n' =1 \
+		'MAIL FROM:<ref@test>\r\n' =1 'RCPT TO:<ref@test>\r\n' =1 \
+		'DATA\r\n' =1 "<$1" '.\r\n' =1 'QUIT\r\n' >"$TMP/direct.out" ||
+		{ cat "$TMP/direct.out" >&2; return 1; }
+	wait_backend_idle "$SINK_PORT" || return 1
+	after=$(sink_files)
+	f=$(comm -13 <(echo "$before") <(echo "$after"))
+	[[ -n $f && -f $f ]] || fail "sink_direct: no dump"
+	sink_body "$f" >"$2"
+	rm -f "$f"
+}
+
+# -------------------------------------------------------------- smtpproxy
+
+# start_proxy [config lines...]: write $TMP/smtpproxy.conf (backend,
+# log_file and hostname unless given), an xinetd config with one service
+# running $SMTPPROXY_BIN, start xinetd in the foreground and wait for the
+# port. PROXY_BIND (default 127.0.0.1) picks the listening address.
+start_proxy() {
+	require_proxy || return 1
+	local conf=$TMP/smtpproxy.conf line keys=" "
+	for line in "$@"; do
+		keys+="${line%% *} "
+	done
+	{
+		[[ $keys == *" backend "* ]] || echo "backend ${BACKEND:?no backend started}"
+		[[ $keys == *" log_file "* ]] || echo "log_file $TMP/smtpproxy.log"
+		[[ $keys == *" hostname "* ]] || echo "hostname proxy.test"
+		printf '%s\n' "$@"
+	} >"$conf"
+	chmod 644 "$conf"
+	touch "$TMP/smtpproxy.log"
+	chmod 666 "$TMP/smtpproxy.log"
+	write_xinetd_conf
+	xinetd -dontfork -f "$TMP/xinetd.conf" -filelog "$TMP/xinetd.log" \
+		-pidfile "$TMP/xinetd.pid" >"$TMP/xinetd.out" 2>&1 &
+	XINETD_PID=$!
+	wait_port "$PROXY_HOST" "$PROXY_PORT" || {
+		cat "$TMP/xinetd.out" "$TMP/xinetd.log" >&2 2>/dev/null
+		return 1
+	}
+}
+
+write_xinetd_conf() {
+	local bind=${PROXY_BIND:-127.0.0.1} flags= relay=
+	# the core tests are not about the relay decision: clients may relay
+	# (as with tcpserver's RELAYCLIENT) unless a test sets NO_RELAYCLIENT
+	[[ -n ${NO_RELAYCLIENT:-} ]] || relay=RELAYCLIENT=
+	PROXY_HOST=$bind
+	[[ $bind == *:* ]] && flags="flags = IPv6"
+	PROXY_PORT=$(free_port) || return 1
+	cat >"$TMP/xinetd.conf" <<EOF
+defaults
+{
+	log_type = FILE $TMP/xinetd.log
+	log_on_success = PID EXIT DURATION
+	log_on_failure = HOST
+}
+
+service smtpproxy-test
+{
+	type = UNLISTED
+	port = $PROXY_PORT
+	bind = $bind
+	$flags
+	socket_type = stream
+	protocol = tcp
+	wait = no
+	user = root
+	instances = 64
+	per_source = UNLIMITED
+	cps = 1000 1
+	server = $SMTPPROXY_BIN
+	server_args = -f $TMP/smtpproxy.conf ${PROXY_ARGS:-}
+	env = ASAN_OPTIONS=log_path=$TMP/san/asan:detect_leaks=1 UBSAN_OPTIONS=log_path=$TMP/san/ubsan:print_stacktrace=1:halt_on_error=1 $relay
+	log_type = FILE $TMP/xinetd.log
+	log_on_success = PID EXIT DURATION
+	log_on_failure = HOST
+}
+EOF
+}
+
+# proxy_env CMD...: run CMD (e.g. $SMTPPROXY_BIN -T ...) with the
+# sanitizer options of the harness and RELAYCLIENT set (unless
+# NO_RELAYCLIENT); use with bats' run.
+proxy_env() {
+	local relay=(RELAYCLIENT=)
+	[[ -z ${NO_RELAYCLIENT:-} ]] || relay=(-u RELAYCLIENT)
+	env "${relay[@]}" ASAN_OPTIONS="log_path=$TMP/san/asan:detect_leaks=1" \
+		UBSAN_OPTIONS="log_path=$TMP/san/ubsan:print_stacktrace=1:halt_on_error=1" \
+		"$@"
+}
+
+# write_conf [lines...]: only the config file, for -n / -T tests.
+write_conf() {
+	local conf=$TMP/smtpproxy.conf
+	printf '%s\n' "$@" >"$conf"
+	chmod 644 "$conf"
+	touch "$TMP/smtpproxy.log"
+	chmod 666 "$TMP/smtpproxy.log"
+}
+
+# smtp [OPTIONS] ITEM...: rawsmtp against the proxy
+# (rawsmtp options -t -b -G -E may come first)
+smtp() {
+	local opts=()
+	while (($#)); do
+		case $1 in
+		-t | -b) opts+=("$1" "$2"); shift 2 ;;
+		-G | -E) opts+=("$1"); shift ;;
+		*) break ;;
+		esac
+	done
+	"$RAWSMTP" "${opts[@]}" "$PROXY_HOST" "$PROXY_PORT" "$@"
+}
+
+# -------------------------------------------------------------- Postfix
+
+# pf_allow_config_dir DIR: Postfix run as root accepts "postfix -c DIR" as
+# it is (checked with 3.7.11); only if it ever answers "unauthorized
+# configuration directory" is DIR added to alternate_config_directories of
+# the system main.cf (created from Debian's template if missing), and taken
+# out again by stop_postfix.
+pf_allow_config_dir() {
+	local dir=$1 cur
+	if [[ ! -f /etc/postfix/main.cf ]]; then
+		cp /usr/share/postfix/main.cf.debian /etc/postfix/main.cf
+	fi
+	cur=$(postconf -h alternate_config_directories 2>/dev/null)
+	PF_ADDED_DIR=$dir
+	[[ " ${cur//,/ } " == *" $dir "* ]] && return 0
+	postconf -e "alternate_config_directories = ${cur:+$cur, }$dir"
+}
+
+pf_forget_config_dir() {
+	local dir=$1 cur new= d
+	cur=$(postconf -h alternate_config_directories 2>/dev/null)
+	for d in ${cur//,/ }; do
+		[[ $d == "$dir" ]] && continue
+		new+="${new:+, }$d"
+	done
+	postconf -e "alternate_config_directories = $new"
+}
+
+# start_postfix [main.cf lines...]: a private Postfix on 127.0.0.1:PF_PORT
+# that accepts mail for anyone from 127.0.0.0/8 and ::1 and writes each
+# message, as delivered, to $TMP/pf/mail/<queue id>.eml. Its log is
+# $TMP/postfix.log.
+start_postfix() {
+	PF_DIR=$TMP/pf
+	PF_PORT=$(free_port) || return 1
+	local etc=$PF_DIR/etc
+	mkdir -p "$etc" "$PF_DIR/queue" "$PF_DIR/data"
+	mkdir -m 1777 -p "$PF_DIR/mail"
+	chmod 755 "$PF_DIR" "$etc"
+	chown postfix "$PF_DIR/data"
+	cat >"$PF_DIR/deliver" <<EOF
+#!/bin/sh
+# pipe(8) delivery: store the message as Postfix hands it over
+umask 022
+cat >"$PF_DIR/mail/\$1.tmp" && mv "$PF_DIR/mail/\$1.tmp" "$PF_DIR/mail/\$1.eml"
+EOF
+	chmod 755 "$PF_DIR/deliver"
+	touch "$TMP/postfix.log"
+	cat >"$etc/main.cf" <<EOF
+compatibility_level = 3.6
+myhostname = backend.test
+mydomain = test
+myorigin = backend.test
+mydestination =
+queue_directory = $PF_DIR/queue
+data_directory = $PF_DIR/data
+meta_directory = /etc/postfix
+maillog_file = $TMP/postfix.log
+maillog_file_prefixes = /var, /dev/stdout, $FILE_TMP
+inet_interfaces = 127.0.0.1
+inet_protocols = all
+mynetworks = 127.0.0.0/8 [::1]/128
+smtpd_authorized_xclient_hosts = 127.0.0.0/8
+smtpd_authorized_xforward_hosts = 127.0.0.0/8
+smtpd_forbid_bare_newline = reject
+smtpd_forbid_bare_newline_exclusions =
+smtpd_relay_restrictions = permit_mynetworks, reject
+smtpd_recipient_restrictions =
+smtpd_client_restrictions =
+smtpd_helo_required = no
+default_transport = dump
+local_transport = dump
+relay_transport = dump
+virtual_transport = dump
+smtpd_banner = \$myhostname ESMTP backend
+biff = no
+alias_maps =
+alias_database =
+local_recipient_maps =
+message_size_limit = 52428800
+smtputf8_enable = no
+smtpd_peername_lookup = no
+smtp_dns_support_level = disabled
+disable_dns_lookups = yes
+anvil_rate_time_unit = 60s
+smtpd_client_connection_rate_limit = 0
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+EOF
+	# extra settings replace the defaults above (no "overriding" warnings)
+	if (($#)); then
+		postconf -c "$etc" -e "$@" || return 1
+	fi
+	cat >"$etc/master.cf" <<EOF
+127.0.0.1:$PF_PORT inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+dump      unix  -       n       n       -       -       pipe
+  user=nobody argv=$PF_DIR/deliver \${queue_id}
+EOF
+	BACKEND=127.0.0.1:$PF_PORT
+	# "postfix start" spends seconds in its own checks: create the queue
+	# with "postfix check" and start master(8) directly instead
+	if ! pf_start "$etc"; then
+		if grep -q 'unauthorized configuration directory' "$TMP/postfix.start"; then
+			pf_allow_config_dir "$etc"
+			pf_start "$etc"
+		fi || {
+			cat "$TMP/postfix.start" "$TMP/postfix.log" >&2
+			return 1
+		}
+	fi
+	wait_port 127.0.0.1 "$PF_PORT"
+}
+
+# pf_start ETC: the first instance of a bats file has "postfix check"
+# create its queue (slow) and keeps a copy; later ones start from the copy
+pf_start() {
+	local skel=$FILE_TMP/pf-queue-skel
+	if [[ -d $skel ]]; then
+		rm -rf "$PF_DIR/queue"
+		cp -a "$skel" "$PF_DIR/queue"
+	else
+		postfix -c "$1" check >"$TMP/postfix.start" 2>&1 || return 1
+		cp -a "$PF_DIR/queue" "$skel"
+	fi
+	"$(postconf -h daemon_directory)/master" -c "$1" -w >>"$TMP/postfix.start" 2>&1
+}
+
+# stop_postfix: kill the whole instance at once (master and its children
+# share one process group); an orderly "postfix stop" takes seconds.
+stop_postfix() {
+	[[ -n $PF_DIR ]] || return 0
+	local master
+	master=$(tr -dc 0-9 <"$PF_DIR/queue/pid/master.pid" 2>/dev/null || true)
+	if [[ -n $master ]] && kill -0 "$master" 2>/dev/null; then
+		kill -KILL -- "-$master" 2>/dev/null || kill -KILL "$master" 2>/dev/null || true
+		wait_until pid_gone "$master" || true
+	fi
+	if [[ -n ${PF_ADDED_DIR:-} ]]; then
+		pf_forget_config_dir "$PF_ADDED_DIR" || true
+		PF_ADDED_DIR=
+	fi
+	PF_DIR=
+}
+
+pf_mail_files() {
+	find "$PF_DIR/mail" -maxdepth 1 -type f -name '*.eml' 2>/dev/null | sort
+}
+
+pf_count() {
+	pf_mail_files | wc -l
+}
+
+pf_queue_empty() {
+	[[ -z $(find "$PF_DIR/queue/incoming" "$PF_DIR/queue/active" \
+		"$PF_DIR/queue/maildrop" -type f 2>/dev/null) ]]
+}
+
+# pf_settle: the sessions ended, smtpd has read everything, and every
+# queued message was delivered or bounced (no pending work).
+pf_settle() {
+	wait_sessions_done && wait_backend_idle "$PF_PORT" && wait_until pf_queue_empty
+}
+
+pf_has_count() {
+	(($(pf_count) >= $1))
+}
+
+# pf_wait_count N: wait until N messages were delivered.
+pf_wait_count() {
+	wait_until pf_has_count "$1"
+}
+
+# pf_body FILE: the message body (after the header block) as delivered.
+pf_body() {
+	awk 'b { print; next } /^$/ { b = 1 }' "$1"
+}
+
+# ------------------------------------------------------------- tear down
+
+# pid_gone PID: no such process, or a zombie nobody reaped yet
+pid_gone() {
+	local st
+	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 0
+	[[ $st == Z* ]]
+}
+
+stop_pid() {
+	local pid=$1 i
+	[[ -n $pid ]] || return 0
+	kill "$pid" 2>/dev/null || return 0
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+common_teardown() {
+	local rc=0 kids f bad
+	if [[ -n $XINETD_PID ]]; then
+		if ! wait_until no_sessions_running 2>/dev/null; then
+			kids=$(pgrep -P "$XINETD_PID" | tr '\n' ' ')
+			echo "smtpproxy session(s) still running after the test: $kids" >&2
+			ps -o pid,etime,args -p "${kids// /,}" >&2 2>/dev/null
+			# shellcheck disable=SC2086
+			kill -9 $kids 2>/dev/null || true
+			rc=1
+		fi
+		stop_pid "$XINETD_PID"
+		XINETD_PID=
+	fi
+	stop_pid "$SINK_PID"
+	SINK_PID=
+	stop_postfix
+	for f in "$TMP"/san/*; do
+		[[ -e $f ]] || continue
+		echo "--- sanitizer report $f:" >&2
+		cat "$f" >&2
+		rc=1
+	done
+	if [[ -f $TMP/xinetd.log && -z $ALLOW_NONZERO_EXIT ]]; then
+		bad=$(grep -E 'EXIT: ' "$TMP/xinetd.log" | grep -Ev 'status=0( |$)' || true)
+		if [[ -n $bad ]]; then
+			echo "--- smtpproxy exited badly (xinetd.log):" >&2
+			echo "$bad" >&2
+			rc=1
+		fi
+	fi
+	if ((rc)) && [[ -f $TMP/smtpproxy.log ]]; then
+		echo "--- smtpproxy.log:" >&2
+		tail -n 30 "$TMP/smtpproxy.log" >&2
+	fi
+	return $rc
+}
+
+# ---------------------------------------------------------------- replies
+# After `run smtp ...` (or run rawsmtp), $output holds what the server sent.
+
+# plain: $output without CR characters
+plain() {
+	printf '%s\n' "${output//$'\r'/}"
+}
+
+# reply_codes: the codes of the complete replies in $output, in order
+reply_codes() {
+	plain | grep -E '^[0-9]{3}( |$)' | cut -c1-3 | paste -sd' ' -
+}
+
+# assert_codes "220 250 ...": the complete replies carry exactly these codes
+assert_codes() {
+	local got
+	got=$(reply_codes)
+	[[ $got == "$1" ]] ||
+		fail "reply codes: expected '$1'" "                got '$got'" "--- output:" "$output"
+}
+
+# assert_reply REGEX: some reply line matches ^REGEX
+assert_reply() {
+	plain | grep -Eq -- "^$1" ||
+		fail "expected a reply line matching ^$1" "--- output:" "$output"
+}
+
+# refute_reply REGEX: no reply line matches ^REGEX
+refute_reply() {
+	if plain | grep -Eq -- "^$1"; then
+		fail "unexpected reply line matching ^$1" "--- output:" "$output"
+	fi
+}
+
+# assert_reply_count N REGEX: exactly N reply lines match ^REGEX
+assert_reply_count() {
+	local got
+	got=$(plain | grep -Ec -- "^$2" || true)
+	[[ $got == "$1" ]] ||
+		fail "expected $1 reply lines matching ^$2, got $got" "--- output:" "$output"
+}
+
+# assert_closed: rawsmtp saw the server close the connection (status 0) or
+# lost it while still sending or waiting (4), not a time-out (2).
+assert_closed() {
+	[[ $status == 0 || $status == 4 ]] ||
+		fail "connection not closed by the server (rawsmtp status $status)" "--- output:" "$output"
+}
+
+# assert_log REGEX: the smtpproxy log gets a line matching REGEX
+assert_log() {
+	wait_log "$1"
+}
+
+# refute_log REGEX: no line of the smtpproxy log matches REGEX (call after
+# settle or wait_log of the summary, so that the log is complete)
+refute_log() {
+	if file_has "$TMP/smtpproxy.log" "$1"; then
+		fail "unexpected log line matching $1:" "$(grep -E -- "$1" "$TMP/smtpproxy.log")"
+	fi
+}
+
+# now_ms: monotonic-enough wall clock in milliseconds
+now_ms() {
+	date +%s%3N
+}
+
+# --------------------------------------------------------------- messages
+
+# gen_message FILE BYTES [SEED]: a message in wire form (CRLF lines, already
+# dot-stuffed, without the final ".\r\n") of about BYTES bytes: headers, lines
+# of every length up to 998, lines that start with dots, 8-bit bytes, tabs,
+# empty lines, "From " lines.
+gen_message() {
+	/usr/bin/python3 - "$1" "$2" "${3:-1}" <<'PY'
+import random, sys
+path, size, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rnd = random.Random(seed)
+alpha = bytes(range(33, 127)) + b"\t " + bytes(range(160, 256))
+out = bytearray(b"From: sender@test\r\nTo: rcpt@test\r\nSubject: generated %d\r\n"
+                b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=latin1\r\n"
+                b"Content-Transfer-Encoding: 8bit\r\n\r\n" % seed)
+specials = [b".", b"..", b". leading dot", b"...three", b"From the start",
+            b"", b" ", b"\t", b".\t", b"x" * 998, b"." + b"y" * 997]
+while len(out) < size:
+    if rnd.random() < 0.15:
+        line = rnd.choice(specials)
+    else:
+        n = rnd.choice([0, 1, 2, 76, 77, 78, 500, rnd.randrange(0, 999)])
+        line = bytes(rnd.choice(alpha) for _ in range(n))
+    if line.startswith(b"."):
+        line = b"." + line          # dot-stuffing, RFC 5321 4.5.2
+    out += line + b"\r\n"
+open(path, "wb").write(out)
+PY
+}
+
+# send_message MSGFILE [RCPT...]: one transaction through the proxy; the
+# output of rawsmtp is in $output, its exit status in $status.
+send_message() {
+	local msg=$1 r items=()
+	shift
+	(($#)) || set -- rcpt@test
+	items=('EHLO client.test\r\n' =1 'MAIL FROM:<sender@test>\r\n' =1)
+	for r in "$@"; do
+		items+=("RCPT TO:<$r>\\r\\n" =1)
+	done
+	items+=('DATA\r\n' =1 "<$msg" '.\r\n' =1 'QUIT\r\n')
+	run "$RAWSMTP" -t 60 "$PROXY_HOST" "$PROXY_PORT" "${items[@]}"
+}
+
+log_count_at_least() {
+	local n
+	n=$(grep -Ec -- "$2" "$TMP/smtpproxy.log" 2>/dev/null) || n=0
+	((n >= $1))
+}
+
+# wait_log_count N REGEX: wait until N lines of the log match REGEX
+wait_log_count() {
+	wait_until log_count_at_least "$1" "$2"
+}
