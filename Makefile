@@ -28,12 +28,12 @@ SAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 CDBSRCS	 = cdb/cdb_read.c cdb/cdb_write.c
 SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c \
 	   smtp/smtp_session.c smtp/smtp_parse.c smtp/smtp_data.c \
-	   relay/relay.c $(CDBSRCS)
+	   relay/relay.c rbl/rbl.c rbl/rbl_names.c $(CDBSRCS)
 LIBSRCS	 = $(filter-out smtpproxy.c,$(SRCS))
 HDRS	 = log.h iobuf.h version.h conf/conf.h backend/backend.h smtp/smtp.h \
-	   relay/relay.h cdb/cdb.h
+	   relay/relay.h cdb/cdb.h rbl/rbl.h
 TOOLS	 = tools/mkcdb tools/popwatch
-UNITS	 = test_parse test_data test_conf test_cdb test_popwatch
+UNITS	 = test_parse test_data test_conf test_cdb test_popwatch test_rbl
 POPWATCH = tools/popwatch.c tools/popwatch_match.c
 
 REL	 = build/rel

@@ -27,6 +27,7 @@
 #include "backend/backend.h"
 #include "conf/conf.h"
 #include "log.h"
+#include "rbl/rbl.h"
 #include "relay/relay.h"
 #include "smtp/smtp.h"
 #include "version.h"
@@ -288,6 +289,7 @@ main(int argc, char *argv[])
 		return EX_TEMP;
 	}
 	relay_init(&conf);
+	rbl_init(&conf);
 	if (check)
 		return main_check(&conf);
 	if (test != NULL && main_on_socket) {

@@ -26,7 +26,10 @@ enum conf_type {
 	CT_BOOL,	/* yes | no */
 	CT_ENUM,	/* one of choices, stored as its index */
 	CT_SET,		/* "none" or a list of choices, stored as bits */
-	CT_LIST		/* repeatable free text */
+	CT_LIST,	/* repeatable free text */
+	CT_FLOAT,	/* a number with a fraction, within bounds */
+	CT_ZONE,	/* repeatable "zone hit miss [=filter]" */
+	CT_WEIGHT	/* repeatable "name hit miss" or "name off" */
 };
 
 typedef int (*conf_check_fn)(struct conf *, const char *, char *, size_t);
@@ -47,6 +50,18 @@ static const char *const conf_protos[] = { "smtp", "lmtp", NULL };
 static const char *const conf_xclients[] = { "auto", "yes", "no", NULL };
 static const char *const conf_bares[] = { "reject", "normalize", NULL };
 static const char *const conf_exts[] = { "dsn", "smtputf8", NULL };
+static const char *const conf_dnserrs[] = { "accept", "defer", NULL };
+
+const char *const conf_heuristic_names[CONF_H_COUNT] = {
+	"helo_numeric", "helo_no_resolve", "client_ip_ne_helo",
+	"client_no_rdns", "client_seems_dialup", "bogus_mx", "random_sender"
+};
+
+/* policyd-weight's defaults: weight when the check hits, when it does not */
+static const double conf_heuristic_default[CONF_H_COUNT][2] = {
+	{ 2.5, 0 }, { 1.5, -2 }, { 1.5, -1.25 }, { 2.0, 0 }, { 3.75, 0 },
+	{ 2.1, 0 }, { 0.25, 0 }
+};
 
 static int conf_check_backend(struct conf *, const char *, char *, size_t);
 static int conf_check_greeting(struct conf *, const char *, char *, size_t);
@@ -108,6 +123,28 @@ static const struct conf_key conf_keys[] = {
 	    conf_check_table, "table of POP/IMAP logins: address -> time" },
 	{ "pop_window", CT_TIME, O(pop_window), "1800", 1, DAY, NULL, NULL,
 	    "seconds a POP/IMAP login lets its address relay" },
+	{ "dns_servers", CT_STR, O(dns_servers), "", 0, 1024, NULL, NULL,
+	    "resolvers: ip[:port],... (default: resolv.conf)" },
+	{ "timeout_dns", CT_TIME, O(timeout_dns), "5", 1, 60, NULL, NULL,
+	    "wait at RCPT for all DNS answers together" },
+	{ "dnsbl", CT_ZONE, O(dnsbl), NULL, 0, 0, NULL, NULL,
+	    "client address list: zone hit miss [=filter] (repeatable)" },
+	{ "dnswl", CT_ZONE, O(dnswl), NULL, 0, 0, NULL, NULL,
+	    "client address allow list, negative weights (repeatable)" },
+	{ "rhsbl", CT_ZONE, O(rhsbl), NULL, 0, 0, NULL, NULL,
+	    "sender domain list: zone hit miss [=filter] (repeatable)" },
+	{ "reject_score", CT_FLOAT, O(reject_score), "1", -1000, 1000, NULL,
+	    NULL, "score from which RCPT is refused with 550" },
+	{ "defer_score", CT_FLOAT, O(defer_score), "1", -1000, 1000, NULL, NULL,
+	    "score from which RCPT is deferred with 450" },
+	{ "max_dnsbl_hits", CT_INT, O(max_dnsbl_hits), "2", 0, 1000, NULL, NULL,
+	    "more lists than this refuse whatever the score" },
+	{ "dns_error_action", CT_ENUM, O(dns_error_action), "accept", 0, 0,
+	    conf_dnserrs, NULL, "a list lookup failed: accept or defer (451)" },
+	{ "add_score_header", CT_BOOL, O(add_score_header), "no", 0, 0,
+	    conf_yesno, NULL, "prepend X-Smtpproxy-Score to scored mail" },
+	{ "weight", CT_WEIGHT, O(weight), NULL, 0, 0, NULL, NULL,
+	    "heuristic weights: name hit miss, or name off (repeatable)" },
 	{ "log_file", CT_STR, O(log_file), "", 0, 1024, NULL, NULL,
 	    "append log lines here instead of syslog" },
 };
@@ -228,6 +265,152 @@ conf_append(const struct conf_key *k, struct conf_list *l, const char *v,
 	return 0;
 }
 
+static int
+conf_float(const char *v, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(v, &end);
+	return end == v || *end != '\0' || errno != 0 ? -1 : 0;
+}
+
+static void
+conf_bit(unsigned char *bits, int from, int to)
+{
+	for (int i = from; i <= to; i++)
+		bits[i / 8] |= (unsigned char)(1 << (i % 8));
+}
+
+/* One octet of a filter: "*", "N", "[N;N..M;...]"; returns the end. */
+static const char *
+conf_octet(const char *p, unsigned char *bits)
+{
+	char	*end;
+	long	 a, b;
+
+	if (*p == '*') {
+		conf_bit(bits, 0, 255);
+		return p + 1;
+	}
+	if (*p != '[') {
+		a = strtol(p, &end, 10);
+		if (end == p || a < 0 || a > 255)
+			return NULL;
+		conf_bit(bits, (int)a, (int)a);
+		return end;
+	}
+	for (p++;; p++) {
+		a = strtol(p, &end, 10);
+		if (end == p || a < 0 || a > 255)
+			return NULL;
+		b = a;
+		if (end[0] == '.' && end[1] == '.') {
+			p = end + 2;
+			b = strtol(p, &end, 10);
+			if (end == p || b < a || b > 255)
+				return NULL;
+		}
+		conf_bit(bits, (int)a, (int)b);
+		p = end;
+		if (*p == ']')
+			return p + 1;
+		if (*p != ';')
+			return NULL;
+	}
+}
+
+/* postscreen-style "=127.0.0.[2..11]" */
+static int
+conf_filter(const char *p, struct conf_zone *z)
+{
+	memset(z->filter, 0, sizeof(z->filter));
+	for (int i = 0; i < 4; i++) {
+		if ((p = conf_octet(p, z->filter[i])) == NULL)
+			return -1;
+		if (i < 3 && *p++ != '.')
+			return -1;
+	}
+	z->has_filter = 1;
+	return *p == '\0' ? 0 : -1;
+}
+
+int
+conf_filter_match(const struct conf_zone *z, const unsigned char *a)
+{
+	if (!z->has_filter)
+		return 1;
+	for (int i = 0; i < 4; i++)
+		if (!(z->filter[i][a[i] / 8] & (1 << (a[i] % 8))))
+			return 0;
+	return 1;
+}
+
+static int
+conf_zone(const struct conf_key *k, struct conf_zones *zs, const char *v,
+    int override, char *why, size_t wlen)
+{
+	char			 buf[400], *f[5], *save = NULL;
+	struct conf_zone	*z;
+	int			 n = 0;
+
+	if (override && !zs->overridden) {
+		zs->n = 0;
+		zs->overridden = 1;
+	}
+	if (strlcpy(buf, v, sizeof(buf)) >= sizeof(buf) || zs->n == CONF_ZONES_MAX) {
+		snprintf(why, wlen, "%s: too long, or more than %d lines", k->name,
+		    CONF_ZONES_MAX);
+		return -1;
+	}
+	for (char *t = strtok_r(buf, " \t", &save); t != NULL && n < 5;
+	    t = strtok_r(NULL, " \t", &save))
+		f[n++] = t;
+	z = &zs->z[zs->n];
+	memset(z, 0, sizeof(*z));
+	if (n < 3 || n > 4 || strlen(f[0]) >= sizeof(z->zone) - 80 ||
+	    conf_float(f[1], &z->hit) == -1 || conf_float(f[2], &z->miss) == -1 ||
+	    (n == 4 && (f[3][0] != '=' || conf_filter(f[3] + 1, z) == -1))) {
+		snprintf(why, wlen, "%s: expected 'zone hit-weight miss-weight "
+		    "[=filter]', got '%s'", k->name, v);
+		return -1;
+	}
+	for (char *p = f[0]; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	strlcpy(z->zone, f[0], sizeof(z->zone));
+	strlcpy(z->line, v, sizeof(z->line));
+	zs->n++;
+	return 0;
+}
+
+static int
+conf_weight_line(struct conf *c, const char *v, char *why, size_t wlen)
+{
+	char	 name[64], a[64], b[64];
+	int	 n = sscanf(v, "%63s %63s %63s", name, a, b), i;
+
+	for (i = 0; i < CONF_H_COUNT; i++)
+		if (strcmp(conf_heuristic_names[i], name) == 0)
+			break;
+	if (n < 1 || i == CONF_H_COUNT) {
+		snprintf(why, wlen, "weight: unknown check '%s'", n ? name : "");
+		return -1;
+	}
+	struct conf_weight *w = &c->weight[i];
+	if (n == 2 && strcmp(a, "off") == 0) {
+		w->off = 1;
+	} else if (n != 3 || conf_float(a, &w->hit) == -1 ||
+	    conf_float(b, &w->miss) == -1) {
+		snprintf(why, wlen, "weight: expected '%s hit miss' or '%s off'",
+		    name, name);
+		return -1;
+	} else
+		w->off = 0;
+	w->set = 1;
+	c->weights_given = 1;
+	return 0;
+}
+
 /* Store one value in its slot; the checks of the key's type come first. */
 static int
 conf_store(struct conf *c, const struct conf_key *k, const char *v,
@@ -285,6 +468,23 @@ conf_store(struct conf *c, const struct conf_key *k, const char *v,
 		return 0;
 	case CT_SET:
 		return conf_set_bits(k, v, (int *)base, why, wlen);
+	case CT_FLOAT: {
+		double d;
+
+		if (conf_float(v, &d) == -1 || d < (double)k->min ||
+		    d > (double)k->max) {
+			snprintf(why, wlen, "%s: '%s' is not a number in %lld..%lld",
+			    k->name, v, k->min, k->max);
+			return -1;
+		}
+		*(double *)base = d;
+		return 0;
+	}
+	case CT_ZONE:
+		return conf_zone(k, (struct conf_zones *)base, v, override, why,
+		    wlen);
+	case CT_WEIGHT:
+		return conf_weight_line(c, v, why, wlen);
 	}
 	return -1;
 }
@@ -300,6 +500,10 @@ conf_init(struct conf *c)
 		    conf_store(c, &conf_keys[i], conf_keys[i].def, 0, why,
 		    sizeof(why)) == -1)
 			abort();	/* a default that fails its own check */
+	for (int i = 0; i < CONF_H_COUNT; i++) {
+		c->weight[i].hit = conf_heuristic_default[i][0];
+		c->weight[i].miss = conf_heuristic_default[i][1];
+	}
 	if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
 		strlcpy(host, "localhost", sizeof(host));
 	host[sizeof(host) - 1] = '\0';
@@ -498,10 +702,20 @@ conf_check_greeting(struct conf *c, const char *v, char *why, size_t wlen)
 }
 
 int
+conf_dns_policy(const struct conf *c)
+{
+	return c->dnsbl.n + c->dnswl.n + c->rhsbl.n > 0 || c->weights_given;
+}
+
+int
 conf_check(const struct conf *c, conf_err_fn err)
 {
 	if (c->hostname[0] == '\0') {
 		err("hostname: must not be empty");
+		return -1;
+	}
+	if (c->defer_score > c->reject_score) {
+		err("defer_score: must not be above reject_score");
 		return -1;
 	}
 	return 0;
@@ -551,6 +765,26 @@ conf_dump_key(const struct conf *c, const struct conf_key *k, FILE *out)
 	case CT_BOOL:
 	case CT_ENUM:
 		fprintf(out, "%s %s\n", k->name, k->choices[*(const int *)base]);
+		break;
+	case CT_FLOAT:
+		fprintf(out, "%s %g\n", k->name, *(const double *)base);
+		break;
+	case CT_ZONE:
+		for (int i = 0; i < ((const struct conf_zones *)base)->n; i++)
+			fprintf(out, "%s %s\n", k->name,
+			    ((const struct conf_zones *)base)->z[i].line);
+		break;
+	case CT_WEIGHT:
+		for (int i = 0; i < CONF_H_COUNT; i++) {
+			const struct conf_weight *w = &c->weight[i];
+
+			if (w->off)
+				fprintf(out, "weight %s off\n",
+				    conf_heuristic_names[i]);
+			else
+				fprintf(out, "weight %s %g %g\n",
+				    conf_heuristic_names[i], w->hit, w->miss);
+		}
 		break;
 	case CT_SET:
 		bits = *(const int *)base;

@@ -10,6 +10,9 @@
  * conf_check(c, err) validates the keys that depend on each other.
  * conf_dump(c, out) prints every key with its value (for -n -d).
  * conf_free(c) releases what conf_init and the setters allocated.
+ * conf_filter_match(z, a) says whether the IPv4 answer a (4 bytes) passes
+ * the zone's filter.  conf_dns_policy(c) says whether the DNS policy runs:
+ * when any dnsbl, dnswl, rhsbl or weight line is configured.
  * The strings a struct conf holds live as long as the process.
  */
 #ifndef SMTPPROXY_CONF_H
@@ -35,6 +38,36 @@ struct conf_addr {
 	char			 host[256];
 	char			 port[8];
 	char			 path[108];
+};
+
+#define CONF_ZONES_MAX	32
+
+/* A DNS list: "zone hit miss [=filter]"; filter bits per answer octet. */
+struct conf_zone {
+	char		 zone[256];
+	double		 hit, miss;
+	int		 has_filter;
+	unsigned char	 filter[4][32];
+	char		 line[400];	/* as written, for conf_dump */
+};
+
+struct conf_zones {
+	struct conf_zone	 z[CONF_ZONES_MAX];
+	int			 n;
+	int			 overridden;
+};
+
+/* The heuristics of the DNS policy, with policyd-weight's weights. */
+enum conf_heuristic {
+	CONF_H_HELO_NUMERIC, CONF_H_HELO_NO_RESOLVE, CONF_H_CLIENT_IP_NE_HELO,
+	CONF_H_CLIENT_NO_RDNS, CONF_H_CLIENT_SEEMS_DIALUP, CONF_H_BOGUS_MX,
+	CONF_H_RANDOM_SENDER, CONF_H_COUNT
+};
+
+struct conf_weight {
+	double	 hit, miss;
+	int	 off;
+	int	 set;		/* given by a "weight" line */
 };
 
 struct conf_list {
@@ -71,8 +104,27 @@ struct conf {
 	char		*relay_clients;
 	char		*pop_before_smtp;
 	int		 pop_window;
+	char		*dns_servers;
+	int		 timeout_dns;
+	struct conf_zones dnsbl;
+	struct conf_zones dnswl;
+	struct conf_zones rhsbl;
+	double		 reject_score;
+	double		 defer_score;
+	int		 max_dnsbl_hits;
+	int		 dns_error_action;
+	int		 add_score_header;
+	struct conf_weight weight[CONF_H_COUNT];
+	int		 weights_given;
 	char		*log_file;
 };
+
+enum conf_dns_error { CONF_DNSERR_ACCEPT, CONF_DNSERR_DEFER };
+
+extern const char *const conf_heuristic_names[CONF_H_COUNT];
+
+int	conf_filter_match(const struct conf_zone *, const unsigned char *);
+int	conf_dns_policy(const struct conf *);
 
 typedef void (*conf_err_fn)(const char *);
 

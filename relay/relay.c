@@ -182,6 +182,12 @@ relay_standing_of(const char *addr)
 }
 
 int
+relay_client_trusted(const char *client)
+{
+	return relay_standing_of(client) == RS_RELAY;
+}
+
+int
 relay_local_part_routes(const char *local)
 {
 	return strpbrk(local, "%!@") != NULL;

@@ -11,6 +11,9 @@
  * refused, reply holds the whole reply line ("554 5.7.1 ...", or
  * "451 4.3.0 ..." when a table failed).  The client's standing (relay
  * networks, POP-before-SMTP, RELAYCLIENT) is looked up once per session.
+ * relay_client_trusted(client) says whether the client itself may relay
+ * (relay_clients, RELAYCLIENT, a fresh POP login): such clients skip the
+ * DNS score.
  * relay_local_part_routes(local) says whether a local part carries a
  * route (%, !, @) that could send the mail elsewhere.
  */
@@ -26,5 +29,6 @@ int	relay_init(const struct conf *);
 int	relay_report(FILE *);
 int	relay_check_rcpt(const char *, const char *, int, char *, size_t);
 int	relay_local_part_routes(const char *);
+int	relay_client_trusted(const char *);
 
 #endif

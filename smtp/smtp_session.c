@@ -23,6 +23,7 @@
 #include "backend/backend.h"
 #include "iobuf.h"
 #include "log.h"
+#include "rbl/rbl.h"
 #include "relay/relay.h"
 #include "smtp.h"
 #include "version.h"
@@ -218,6 +219,7 @@ smtp_take_helo(struct smtp_session *s, const char *arg, int esmtp)
 		smtp_backend_close(s, 1);	/* next transaction: new HELO */
 	strlcpy(s->helo, arg, sizeof(s->helo));
 	s->esmtp = esmtp;
+	rbl_start_helo(s->helo);
 	smtp_enter(s, S_HELO);
 }
 
@@ -318,6 +320,22 @@ smtp_check_mail(struct smtp_session *s, const char *arg)
 	return 0;
 }
 
+/* The sender's DNS checks start now, to be done by the first RCPT. */
+static void
+smtp_sender_checks(const struct smtp_path *from)
+{
+	char		 local[SMTP_ADDR_MAX];
+	const char	*at = strrchr(from->addr, '@');
+
+	if (from->null) {
+		rbl_start_sender(NULL, NULL);
+		return;
+	}
+	snprintf(local, sizeof(local), "%.*s", at ? (int)(at - from->addr) :
+	    (int)strlen(from->addr), from->addr);
+	rbl_start_sender(local, at ? at + 1 : "");
+}
+
 static void
 smtp_backend_client(const struct smtp_session *s, struct backend_client *bc)
 {
@@ -375,6 +393,7 @@ static void
 smtp_do_mail(struct smtp_session *s, const char *arg)
 {
 	(void)arg;
+	smtp_sender_checks(&s->from);
 	if (smtp_backend_ready(s) == -1)
 		return;
 	if (smtp_forward(s, "MAIL FROM:", s->from.addr, s->params)) {
@@ -405,7 +424,9 @@ smtp_check_rcpt(struct smtp_session *s, const char *arg)
 		return -1;
 	}
 	if (relay_check_rcpt(s->client->addr, s->to.addr, 0, reply,
-	    sizeof(reply)) == -1) {
+	    sizeof(reply)) == -1 ||
+	    (!relay_client_trusted(s->client->addr) &&
+	    rbl_decide(reply, sizeof(reply)) == -1)) {
 		smtp_reply(s, "%s", reply);
 		return -1;
 	}
@@ -532,6 +553,7 @@ smtp_do_data(struct smtp_session *s, const char *arg)
 {
 	struct backend_reply	 r;
 	struct smtp_data	 d;
+	const char		*hdr;
 
 	(void)arg;
 	int rc = backend_command(s->be, &r, "DATA");
@@ -545,6 +567,9 @@ smtp_do_data(struct smtp_session *s, const char *arg)
 	smtp_enter(s, S_DATA);
 	smtp_data_init(&d, s->conf->bare_newline == CONF_BARE_NORMALIZE,
 	    s->conf->max_message_size, backend_data_write, s->be);
+	if ((hdr = rbl_header()) != NULL && (backend_data_write(s->be, hdr,
+	    strlen(hdr)) == -1 || backend_data_write(s->be, "\r\n", 2) == -1))
+		d.sink_failed = 1;
 	if (smtp_data_copy(s, &d) == -1) {
 		smtp_backend_close(s, 0);
 		smtp_io_failed(s);
@@ -766,12 +791,15 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 	s.io.lf_is_crlf = client->test_mode;	/* an admin typing */
 	iobuf_set_deadline(&s.io, s.start + c->timeout_session);
 	log_info("event=connect client=%s", client->addr);
+	rbl_start_client(client->addr, client->family);
 	s.verb = "-";
 	iobuf_printf(&s.io, "220 %s\r\n", smtp_greeting(c, greeting,
 	    sizeof(greeting)));
 	while (s.state != S_QUIT)
-		if (smtp_read_command(&s) == 0)
+		if (smtp_read_command(&s) == 0) {
+			rbl_poll();
 			smtp_command(&s, s.line);
+		}
 	iobuf_flush(&s.io);
 	smtp_backend_close(&s, 1);
 	smtp_summary(&s);

@@ -1,0 +1,44 @@
+/*
+ * rbl: the DNS policy: DNS lists and heuristics, weighted, decided at RCPT
+ * (policyd-weight's job, with postscreen's parallel lookups).
+ *
+ * rbl_init(conf) notes the configuration; nothing else happens unless the
+ * policy is configured (conf_dns_policy()), and c-ares is initialised only
+ * then, at the first rbl_start_*.
+ * rbl_start_client(addr, family) starts, at connect, every dnsbl/dnswl
+ * query and the PTR lookup (then its forward confirmation);
+ * rbl_start_helo(helo) the HELO checks; rbl_start_sender(local, domain)
+ * the sender checks of a new transaction (NULL domain for MAIL FROM:<>).
+ * Each batch may take timeout_dns seconds from its start.
+ * rbl_poll() handles whatever answers have arrived, without waiting.
+ * rbl_decide(reply, size) waits for the outstanding answers (bounded by
+ * the batches' deadlines), scores once per transaction and answers 0
+ * (accept) or -1 with reply holding a whole reply line (550 5.7.1, 450
+ * 4.7.1, 451 4.4.3).  It logs one event=score line per transaction.
+ * rbl_header() is the X-Smtpproxy-Score line of the last decision (with
+ * add_score_header yes), or NULL.
+ *
+ * Pure helpers, exported for the unit tests: rbl_reverse(addr, zone, out)
+ * builds "4.3.2.1.zone" or the 32 IPv6 nibbles; rbl_looks_random(local);
+ * rbl_looks_dialup(name, addr).
+ */
+#ifndef SMTPPROXY_RBL_H
+#define SMTPPROXY_RBL_H
+
+#include <stddef.h>
+
+#include "conf/conf.h"
+
+void		 rbl_init(const struct conf *);
+void		 rbl_start_client(const char *, int);
+void		 rbl_start_helo(const char *);
+void		 rbl_start_sender(const char *, const char *);
+void		 rbl_poll(void);
+int		 rbl_decide(char *, size_t);
+const char	*rbl_header(void);
+
+int		 rbl_reverse(const char *, const char *, char *, size_t);
+int		 rbl_looks_random(const char *);
+int		 rbl_looks_dialup(const char *, const char *);
+
+#endif
