@@ -45,7 +45,7 @@
 #define EXPIRE_EVERY	60
 #define DEFAULT_LOG	"/var/log/mail.log"
 #define DEFAULT_WINDOW	1800
-#define WINDOW_MAX	(366L * 86400)
+#define WINDOW_MAX	86400L		/* as pop_window */
 
 struct watch {
 	struct popwatch_pattern	 pats[PATTERNS_MAX];
@@ -423,19 +423,29 @@ check(struct watch *w, struct follow *f)
 	return 0;
 }
 
-static struct watch	 watch;
-static struct follow	 follow;
+/* 1..WINDOW_MAX seconds, or usage(). */
+static long
+window_arg(const char *arg)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (*arg == '\0' || *end != '\0' || errno != 0 || v <= 0 ||
+	    v > WINDOW_MAX)
+		usage();
+	return v;
+}
 
 int
 main(int argc, char *argv[])
 {
-	const char	*patterns = NULL;
-	char		*end;
-	int		 ch, checkonly = 0;
+	static struct watch	 watch = { .window = DEFAULT_WINDOW };
+	static struct follow	 follow = { .path = DEFAULT_LOG, .fd = -1 };
+	const char		*patterns = NULL;
+	int			 ch, checkonly = 0;
 
-	follow.path = DEFAULT_LOG;
-	follow.fd = -1;
-	watch.window = DEFAULT_WINDOW;
 	while ((ch = getopt(argc, argv, "f:np:w:")) != -1) {
 		switch (ch) {
 		case 'f':
@@ -448,11 +458,7 @@ main(int argc, char *argv[])
 			patterns = optarg;
 			break;
 		case 'w':
-			errno = 0;
-			watch.window = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || errno != 0 ||
-			    watch.window <= 0 || watch.window > WINDOW_MAX)
-				usage();
+			watch.window = window_arg(optarg);
 			break;
 		default:
 			usage();
