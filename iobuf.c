@@ -46,8 +46,8 @@ iobuf_fail(struct iobuf *io, enum iobuf_err err)
 }
 
 /* Wait for fd to be ready; the shorter of timeout and deadline wins. */
-static int
-iobuf_wait(struct iobuf *io, int fd, short events)
+int
+iobuf_wait_fd(struct iobuf *io, int fd, short events)
 {
 	struct pollfd	 pfd = { .fd = fd, .events = events };
 	double		 limit = io->timeout, left;
@@ -82,11 +82,22 @@ iobuf_flush(struct iobuf *io)
 	if (io->err != IOBUF_OK)
 		return -1;
 	while (off < io->wlen) {
-		if (iobuf_wait(io, io->wfd, POLLOUT) == -1)
-			return -1;
-		n = write(io->wfd, io->wbuf + off, io->wlen - off);
-		if (n == -1 && (errno == EINTR || errno == EAGAIN))
-			continue;
+		if (io->ops != NULL) {
+			n = io->ops->write(io->ctx, io->wbuf + off, io->wlen - off);
+			if (n == IOBUF_WANT_READ || n == IOBUF_WANT_WRITE) {
+				if (iobuf_wait_fd(io, n == IOBUF_WANT_READ ?
+				    io->rfd : io->wfd, n == IOBUF_WANT_READ ?
+				    POLLIN : POLLOUT) == -1)
+					return -1;
+				continue;
+			}
+		} else {
+			if (iobuf_wait_fd(io, io->wfd, POLLOUT) == -1)
+				return -1;
+			n = write(io->wfd, io->wbuf + off, io->wlen - off);
+			if (n == -1 && (errno == EINTR || errno == EAGAIN))
+				continue;
+		}
 		if (n <= 0)
 			return iobuf_fail(io, IOBUF_ERROR);
 		off += (size_t)n;
@@ -167,20 +178,29 @@ iobuf_fill(struct iobuf *io)
 		io->rlen -= io->rpos;
 		io->rpos = 0;
 	}
-	for (;;) {
-		if (iobuf_wait(io, io->rfd, POLLIN) == -1)
-			return -1;
+	for (short ev = POLLIN;;) {
 		size_t room = sizeof(io->rbuf) - io->rlen;
 
-		n = read(io->rfd, io->rbuf + io->rlen, io->lf_is_crlf ?
-		    room / 2 : room);
+		if ((io->ops == NULL || io->ops->pending(io->ctx) == 0) &&
+		    iobuf_wait_fd(io, ev == POLLIN ? io->rfd : io->wfd, ev) == -1)
+			return -1;
+		if (io->ops != NULL) {
+			n = io->ops->read(io->ctx, io->rbuf + io->rlen, room);
+			if (n == IOBUF_WANT_READ || n == IOBUF_WANT_WRITE) {
+				ev = n == IOBUF_WANT_READ ? POLLIN : POLLOUT;
+				continue;
+			}
+			ev = POLLIN;
+		} else
+			n = read(io->rfd, io->rbuf + io->rlen, io->lf_is_crlf ?
+			    room / 2 : room);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n == 0)
 			return iobuf_fail(io, IOBUF_EOF);
 		if (n < 0)
 			return iobuf_fail(io, IOBUF_ERROR);
-		if (io->lf_is_crlf)
+		if (io->lf_is_crlf && io->ops == NULL)
 			n = (ssize_t)iobuf_add_cr(io, (size_t)n);
 		io->rlen += (size_t)n;
 		return 0;

@@ -42,6 +42,21 @@ enum iobuf_line {
 	IOL_FAIL		/* see err */
 };
 
+/*
+ * A transport other than plain read/write (TLS): read and write return
+ * the count, 0 at EOF (read), -1 on error, IOBUF_WANT_READ or
+ * IOBUF_WANT_WRITE when the descriptor must become ready first; pending
+ * is what the transport holds already decoded.
+ */
+#define IOBUF_WANT_READ		(-2)
+#define IOBUF_WANT_WRITE	(-3)
+
+struct iobuf_ops {
+	ssize_t	(*read)(void *, void *, size_t);
+	ssize_t	(*write)(void *, const void *, size_t);
+	size_t	(*pending)(void *);
+};
+
 struct iobuf {
 	int		 rfd, wfd;
 	int		 timeout;	/* seconds per wait */
@@ -49,6 +64,8 @@ struct iobuf {
 	enum iobuf_err	 err;
 	int		 saved_errno;
 	int		 lf_is_crlf;	/* -T: a typed LF ends a line too */
+	const struct iobuf_ops *ops;	/* NULL: plain */
+	void		*ctx;
 	char		 last;		/* last byte read (for lf_is_crlf) */
 	size_t		 rpos, rlen, wlen;
 	char		 rbuf[IOBUF_SIZE];
@@ -68,5 +85,6 @@ int		 iobuf_printf(struct iobuf *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 int		 iobuf_flush(struct iobuf *);
 const char	*iobuf_strerror(const struct iobuf *);
+int		 iobuf_wait_fd(struct iobuf *, int, short);
 
 #endif

@@ -24,6 +24,7 @@
 
 #include <bsd/string.h>
 
+#include "auth/auth.h"
 #include "backend/backend.h"
 #include "conf/conf.h"
 #include "log.h"
@@ -290,6 +291,11 @@ main(int argc, char *argv[])
 	}
 	relay_init(&conf);
 	rbl_init(&conf);
+	if (auth_init(&conf) == -1 && check) {
+		fprintf(stderr, "smtpproxy: cannot read tls_cert_file or "
+		    "tls_key_file\n");
+		return EX_TEMP;
+	}
 	if (check)
 		return main_check(&conf);
 	if (test != NULL && main_on_socket) {

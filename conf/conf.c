@@ -51,6 +51,9 @@ static const char *const conf_xclients[] = { "auto", "yes", "no", NULL };
 static const char *const conf_bares[] = { "reject", "normalize", NULL };
 static const char *const conf_exts[] = { "dsn", "smtputf8", NULL };
 static const char *const conf_dnserrs[] = { "accept", "defer", NULL };
+static const char *const conf_tlsprotos[] = { "TLSv1.2", "TLSv1.3", NULL };
+static const char *const conf_loginmatch[] = { "strict", "authenticated",
+	NULL };
 
 const char *const conf_heuristic_names[CONF_H_COUNT] = {
 	"helo_numeric", "helo_no_resolve", "client_ip_ne_helo",
@@ -145,6 +148,36 @@ static const struct conf_key conf_keys[] = {
 	    conf_yesno, NULL, "prepend X-Smtpproxy-Score to scored mail" },
 	{ "weight", CT_WEIGHT, O(weight), NULL, 0, 0, NULL, NULL,
 	    "heuristic weights: name hit miss, or name off (repeatable)" },
+	{ "tls_cert_file", CT_STR, O(tls_cert_file), "", 0, 1024, NULL, NULL,
+	    "PEM certificate (and chain) for STARTTLS" },
+	{ "tls_key_file", CT_STR, O(tls_key_file), "", 0, 1024, NULL, NULL,
+	    "PEM private key for STARTTLS" },
+	{ "tls_ciphers", CT_STR, O(tls_ciphers), "HIGH:!aNULL:!MD5:!RC4", 1,
+	    1024, NULL, NULL, "OpenSSL cipher list for TLS 1.2" },
+	{ "tls_protocols", CT_ENUM, O(tls_protocols), "TLSv1.2", 0, 0,
+	    conf_tlsprotos, NULL, "lowest TLS version accepted" },
+	{ "tls_required", CT_BOOL, O(tls_required), "no", 0, 0, conf_yesno,
+	    NULL, "refuse MAIL before STARTTLS" },
+	{ "tls_wrapper", CT_BOOL, O(tls_wrapper), "no", 0, 0, conf_yesno, NULL,
+	    "implicit TLS from the first byte (port 465)" },
+	{ "sasl_mechanisms", CT_STR, O(sasl_mechanisms), "PLAIN LOGIN", 0, 400,
+	    NULL, NULL, "AUTH mechanisms offered (empty: no AUTH)" },
+	{ "sasl_config_path", CT_STR, O(sasl_config_path), "", 0, 1024, NULL,
+	    NULL, "folder of libsasl2's smtpproxy.conf" },
+	{ "auth_requires_tls", CT_BOOL, O(auth_requires_tls), "yes", 0, 0,
+	    conf_yesno, NULL, "plaintext mechanisms only after STARTTLS" },
+	{ "max_auth_failures", CT_INT, O(max_auth_failures), "3", 1, 100, NULL,
+	    NULL, "failed AUTH commands before disconnecting" },
+	{ "msa", CT_BOOL, O(msa), "no", 0, 0, conf_yesno, NULL,
+	    "clients outside relay_clients must AUTH before MAIL" },
+	{ "sender_logins", CT_STR, O(sender_logins), "", 0, 1024, NULL,
+	    conf_check_table, "table: sender address or @domain -> logins" },
+	{ "sender_login_match", CT_ENUM, O(sender_login_match), "strict", 0,
+	    0, conf_loginmatch, NULL,
+	    "strict: also refuse owned senders to strangers" },
+	{ "restricted_recipients", CT_STR, O(restricted_recipients), "", 0,
+	    1024, NULL, conf_check_table,
+	    "table: address -> authenticated or logins" },
 	{ "log_file", CT_STR, O(log_file), "", 0, 1024, NULL, NULL,
 	    "append log lines here instead of syslog" },
 };

@@ -116,6 +116,20 @@ struct conf {
 	int		 add_score_header;
 	struct conf_weight weight[CONF_H_COUNT];
 	int		 weights_given;
+	char		*tls_cert_file;
+	char		*tls_key_file;
+	char		*tls_ciphers;
+	int		 tls_protocols;
+	int		 tls_required;
+	int		 tls_wrapper;
+	char		*sasl_mechanisms;
+	char		*sasl_config_path;
+	int		 auth_requires_tls;
+	int		 max_auth_failures;
+	int		 msa;
+	char		*sender_logins;
+	int		 sender_login_match;
+	char		*restricted_recipients;
 	char		*log_file;
 };
 

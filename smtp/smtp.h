@@ -24,6 +24,7 @@
 
 #define SMTP_ADDR_MAX	512	/* local@domain, no brackets */
 #define SMTP_PARAM_MAX	1024
+#define SMTP_EXT_AUTH	0x100	/* with the CONF_EXT_* bits: AUTH offered */
 
 struct smtp_client {
 	char	 addr[64];	/* printable address, no brackets */

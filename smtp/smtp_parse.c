@@ -265,6 +265,9 @@ smtp_param(const char *key, const char *val, int is_mail, int ext,
 		out->smtputf8 = 1;
 		return val == NULL ? 0 : 501;
 	}
+	if (is_mail && (ext & SMTP_EXT_AUTH) && strcasecmp(key, "AUTH") == 0)
+		return val != NULL && (strcmp(val, "<>") == 0 ||
+		    smtp_xtext(val, strlen(val)) == 0) ? 0 : 501;
 	if (dsn && is_mail && strcasecmp(key, "RET") == 0) {
 		out->dsn = 1;
 		return val != NULL && (strcasecmp(val, "FULL") == 0 ||

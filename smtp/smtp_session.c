@@ -20,6 +20,7 @@
 
 #include <bsd/string.h>
 
+#include "auth/auth.h"
 #include "backend/backend.h"
 #include "iobuf.h"
 #include "log.h"
@@ -67,6 +68,10 @@ struct smtp_session {
 	int				 accepted;	/* messages */
 	int				 errors;
 	int				 unknown;
+	int				 tls;		/* STARTTLS done */
+	int				 auth_failures;
+	char				 login[256];	/* "" until AUTH */
+	char				 fwd_params[SMTP_PARAM_MAX];
 	struct backend			*be;
 	double				 start;
 	const char			*result;
@@ -230,10 +235,35 @@ smtp_do_helo(struct smtp_session *s, const char *arg)
 	smtp_reply(s, "250 %s", s->conf->hostname);
 }
 
+/* The mechanisms to offer now: none once authenticated; no plaintext
+ * ones before TLS unless auth_requires_tls is off. */
+static void
+smtp_auth_offer(const struct smtp_session *s, char *out, size_t size)
+{
+	char	 list[512], *tok, *save = NULL;
+
+	out[0] = '\0';
+	if (s->login[0] != '\0')
+		return;
+	strlcpy(list, s->conf->sasl_mechanisms, sizeof(list));
+	for (tok = strtok_r(list, " ,", &save); tok != NULL;
+	    tok = strtok_r(NULL, " ,", &save)) {
+		if (!s->tls && s->conf->auth_requires_tls &&
+		    auth_mech_plaintext(tok))
+			continue;
+		if (out[0] != '\0')
+			strlcat(out, " ", size);
+		strlcat(out, tok, size);
+	}
+	for (char *p = out; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+}
+
 static void
 smtp_do_ehlo(struct smtp_session *s, const char *arg)
 {
-	const struct conf *c = s->conf;
+	const struct conf	*c = s->conf;
+	char			 mechs[512];
 
 	smtp_take_helo(s, arg, 1);
 	iobuf_printf(&s->io, "250-%s\r\n", c->hostname);
@@ -245,6 +275,11 @@ smtp_do_ehlo(struct smtp_session *s, const char *arg)
 		iobuf_printf(&s->io, "250-DSN\r\n");
 	if (c->backend_extensions & CONF_EXT_SMTPUTF8)
 		iobuf_printf(&s->io, "250-SMTPUTF8\r\n");
+	if (!s->tls && auth_tls_offered())
+		iobuf_printf(&s->io, "250-STARTTLS\r\n");
+	smtp_auth_offer(s, mechs, sizeof(mechs));
+	if (mechs[0] != '\0')
+		iobuf_printf(&s->io, "250-AUTH %s\r\n", mechs);
 	iobuf_printf(&s->io, "250-ENHANCEDSTATUSCODES\r\n");
 	smtp_reply(s, "250 8BITMIME");
 }
@@ -291,8 +326,8 @@ smtp_envelope(struct smtp_session *s, const char *arg, int is_mail,
 	while (*rest == ' ')
 		rest++;
 	*pstr = rest;
-	code = smtp_parse_params(rest, is_mail, s->conf->backend_extensions,
-	    params, &why);
+	code = smtp_parse_params(rest, is_mail, s->conf->backend_extensions |
+	    (s->conf->sasl_mechanisms[0] ? SMTP_EXT_AUTH : 0), params, &why);
 	if (code != 0) {
 		smtp_reply(s, "%d 5.5.4 Error: %s", code, why);
 		return -1;
@@ -300,11 +335,40 @@ smtp_envelope(struct smtp_session *s, const char *arg, int is_mail,
 	return 0;
 }
 
+/* MAIL's AUTH= parameter is ours (RFC 4954 5); the backend gets the rest. */
+static void
+smtp_strip_auth(const char *in, char *out, size_t size)
+{
+	out[0] = '\0';
+	for (const char *p = in; *p != '\0';) {
+		size_t len = strcspn(p, " ");
+
+		if (len > 0 && strncasecmp(p, "AUTH=", 5) != 0) {
+			if (out[0] != '\0')
+				strlcat(out, " ", size);
+			if (strlen(out) + len < size)
+				strncat(out, p, len);
+		}
+		p += len;
+		p += strspn(p, " ");
+	}
+}
+
 static int
 smtp_check_mail(struct smtp_session *s, const char *arg)
 {
-	struct smtp_params params;
+	struct smtp_params	params;
+	char			reply[512];
 
+	if (s->conf->tls_required && !s->tls) {
+		smtp_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+		return -1;
+	}
+	if (s->conf->msa && s->login[0] == '\0' &&
+	    !relay_client_trusted(s->client->addr)) {
+		smtp_reply(s, "530 5.7.0 Authentication required");
+		return -1;
+	}
 	if (smtp_envelope(s, arg, 1, &s->from, &params, &s->params) == -1)
 		return -1;
 	if (s->conf->max_message_size > 0 &&
@@ -317,6 +381,13 @@ smtp_check_mail(struct smtp_session *s, const char *arg)
 		return -1;
 	}
 	s->smtputf8 = params.smtputf8;
+	if (auth_check_sender(s->login, s->from.addr, reply, sizeof(reply)) ==
+	    -1) {
+		smtp_reply(s, "%s", reply);
+		return -1;
+	}
+	smtp_strip_auth(s->params, s->fwd_params, sizeof(s->fwd_params));
+	s->params = s->fwd_params;
 	return 0;
 }
 
@@ -344,7 +415,7 @@ smtp_backend_client(const struct smtp_session *s, struct backend_client *bc)
 	bc->port = s->client->port;
 	bc->helo = s->helo;
 	bc->esmtp = s->esmtp;
-	bc->login = "";
+	bc->login = s->login;
 	bc->deadline = s->io.deadline;
 }
 
@@ -423,9 +494,11 @@ smtp_check_rcpt(struct smtp_session *s, const char *arg)
 		smtp_reply(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
 		return -1;
 	}
-	if (relay_check_rcpt(s->client->addr, s->to.addr, 0, reply,
+	if (relay_check_rcpt(s->client->addr, s->to.addr, s->login[0] != '\0',
+	    reply, sizeof(reply)) == -1 ||
+	    auth_check_recipient(s->login, s->to.addr, reply,
 	    sizeof(reply)) == -1 ||
-	    (!relay_client_trusted(s->client->addr) &&
+	    (s->login[0] == '\0' && !relay_client_trusted(s->client->addr) &&
 	    rbl_decide(reply, sizeof(reply)) == -1)) {
 		smtp_reply(s, "%s", reply);
 		return -1;
@@ -633,6 +706,184 @@ smtp_do_vrfy(struct smtp_session *s, const char *arg)
 		smtp_reply(s, "502 5.5.1 %s command is disabled", s->verb);
 }
 
+static int
+smtp_check_starttls(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	if (s->tls) {
+		smtp_reply(s, "503 5.5.1 Error: TLS already active");
+		return -1;
+	}
+	if (!auth_tls_offered()) {
+		smtp_reply(s, "502 5.5.1 Error: command not implemented");
+		return -1;
+	}
+	return 0;
+}
+
+/* After TLS the client starts over: no HELO, no AUTH, no transaction. */
+static void
+smtp_restart(struct smtp_session *s)
+{
+	if (s->be != NULL)
+		smtp_backend_close(s, 1);
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	auth_sasl_abort();
+	smtp_enter(s, S_CONNECTED);
+}
+
+static void
+smtp_do_starttls(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	if (iobuf_flush(&s->io) == -1) {
+		smtp_io_failed(s);
+		return;
+	}
+	iobuf_discard(&s->io);	/* pipelined plaintext: CVE-2011-0411 */
+	if (auth_tls_start(&s->io) == -1) {
+		smtp_end(s, "tls-failed");
+		return;
+	}
+	s->tls = 1;
+	smtp_restart(s);
+}
+
+static int
+smtp_check_auth(struct smtp_session *s, const char *arg)
+{
+	char	 mechs[512], mech[32];
+	size_t	 len = strcspn(arg, " ");
+
+	if (s->login[0] != '\0') {
+		smtp_reply(s, "503 5.5.1 Error: already authenticated");
+		return -1;
+	}
+	if (s->conf->sasl_mechanisms[0] == '\0') {
+		smtp_reply(s, "502 5.5.1 Error: command not implemented");
+		return -1;
+	}
+	snprintf(mech, sizeof(mech), "%.*s", (int)(len < 31 ? len : 31), arg);
+	if (!s->tls && s->conf->auth_requires_tls && auth_mech_plaintext(mech)) {
+		smtp_reply(s, "538 5.7.11 Encryption required for requested "
+		    "authentication mechanism");
+		return -1;
+	}
+	smtp_auth_offer(s, mechs, sizeof(mechs));
+	for (char *p = mech; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	char padded[520];
+	snprintf(padded, sizeof(padded), " %s ", mechs);
+	char want[40];
+	snprintf(want, sizeof(want), " %s ", mech);
+	if (len == 0 || len > 20 || strstr(padded, want) == NULL) {
+		smtp_reply(s, "504 5.5.4 Mechanism not available");
+		return -1;
+	}
+	return 0;
+}
+
+/* One client response line of the AUTH dialogue, decoded. */
+static int
+smtp_auth_read(struct smtp_session *s, char *buf, size_t size, size_t *len)
+{
+	static char	 line[12289];	/* RFC 4954: at least 12288 bytes */
+	size_t		 n;
+
+	switch (iobuf_getline(&s->io, line, sizeof(line), &n)) {
+	case IOL_OK:
+		break;
+	case IOL_FAIL:
+		smtp_io_failed(s);
+		return -1;
+	default:
+		smtp_reply(s, "500 5.5.6 Error: bad AUTH response line");
+		return -1;
+	}
+	if (strcmp(line, "*") == 0) {
+		smtp_reply(s, "501 5.7.0 Authentication aborted");
+		return -1;
+	}
+	if (auth_b64_decode(line, buf, size, len) == -1) {
+		smtp_reply(s, "501 5.5.2 Cannot decode response");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+smtp_auth_failed(struct smtp_session *s, const char *mech)
+{
+	log_info("event=auth-failed client=%s mechanism=%s", s->client->addr,
+	    mech);
+	if (++s->auth_failures >= s->conf->max_auth_failures) {
+		s->result = "too-many-auth-failures";
+		smtp_reply(s, "421 4.7.0 %s Error: too many authentication "
+		    "failures", s->conf->hostname);
+		return;
+	}
+	smtp_reply(s, "535 5.7.8 Authentication credentials invalid");
+}
+
+/* The exchange itself: challenges out, responses in, until a verdict. */
+static int
+smtp_auth_dialogue(struct smtp_session *s, const char *mech,
+    const char *init, size_t initlen)
+{
+	static char	 b64[8192], in[8192];
+	const char	*out;
+	unsigned	 outlen;
+	size_t		 inlen;
+	int		 r = auth_sasl_start(mech, init, initlen, &out, &outlen);
+
+	while (r == AUTH_MORE) {
+		if (auth_b64_encode(out ? out : "", outlen, b64,
+		    sizeof(b64)) == -1)
+			return AUTH_TEMP;
+		iobuf_printf(&s->io, "334 %s\r\n", b64);
+		if (smtp_auth_read(s, in, sizeof(in), &inlen) == -1)
+			return -1;
+		r = auth_sasl_step(in, inlen, &out, &outlen);
+	}
+	return r;
+}
+
+static void
+smtp_do_auth(struct smtp_session *s, const char *arg)
+{
+	static char	 in[8192];
+	char		 mech[32];
+	const char	*init = arg + strcspn(arg, " ");
+	size_t		 inlen = 0;
+	int		 r;
+
+	snprintf(mech, sizeof(mech), "%.*s", (int)strcspn(arg, " "), arg);
+	for (char *p = mech; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	init += strspn(init, " ");
+	if (*init != '\0' && strcmp(init, "=") != 0 &&
+	    auth_b64_decode(init, in, sizeof(in), &inlen) == -1) {
+		smtp_reply(s, "501 5.5.2 Cannot decode response");
+		return;
+	}
+	r = smtp_auth_dialogue(s, mech, *init ? in : NULL, inlen);
+	if (r == AUTH_DONE) {
+		strlcpy(s->login, auth_login(), sizeof(s->login));
+		log_info("event=auth client=%s mechanism=%s login=%s",
+		    s->client->addr, mech, s->login);
+		smtp_reply(s, "235 2.7.0 Authentication successful");
+	} else if (r == AUTH_FAIL)
+		smtp_auth_failed(s, mech);
+	else if (r == AUTH_NOMECH)
+		smtp_reply(s, "504 5.5.4 Mechanism not available");
+	else if (r == AUTH_TEMP)
+		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
+	if (r != AUTH_DONE)
+		auth_sasl_abort();
+}
+
 /* Known verbs the proxy does not implement: refused, never passed on. */
 static void
 smtp_do_refuse(struct smtp_session *s, const char *arg)
@@ -661,8 +912,9 @@ static const struct smtp_cmd smtp_cmds[] = {
 	{ "ETRN", ST_ANY, 0, NULL, smtp_do_refuse },
 	{ "TURN", ST_ANY, 0, NULL, smtp_do_refuse },
 	{ "ATRN", ST_ANY, 0, NULL, smtp_do_refuse },
-	{ "AUTH", ST_ANY, 0, NULL, smtp_do_refuse },
-	{ "STARTTLS", ST_ANY, 0, NULL, smtp_do_refuse },
+	{ "AUTH", ST(S_HELO), CMD_ARG, smtp_check_auth, smtp_do_auth },
+	{ "STARTTLS", ST_IDLE, CMD_NOARG, smtp_check_starttls,
+	    smtp_do_starttls },
 	{ "SEND", ST_ANY, 0, NULL, smtp_do_refuse },
 	{ "SOML", ST_ANY, 0, NULL, smtp_do_refuse },
 	{ "SAML", ST_ANY, 0, NULL, smtp_do_refuse },
@@ -767,9 +1019,12 @@ smtp_summary(const struct smtp_session *s)
 	struct rusage ru;
 
 	getrusage(RUSAGE_SELF, &ru);
-	log_info("event=summary client=%s helo=%s tls=no login=- from=%s "
+	const char *tls = auth_tls_summary();
+
+	log_info("event=summary client=%s helo=%s tls=%s login=%s from=%s "
 	    "rcpts=%d accepted=%d result=%s duration=%.3f maxrss=%ld",
-	    s->client->addr, s->helo[0] ? s->helo : "-",
+	    s->client->addr, s->helo[0] ? s->helo : "-", tls ? tls : "no",
+	    s->login[0] ? s->login : "-",
 	    s->from_log[0] ? s->from_log : "-", s->rcpts_total, s->accepted,
 	    s->result ? s->result : "closed", iobuf_now() - s->start,
 	    ru.ru_maxrss);
@@ -793,8 +1048,14 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 	log_info("event=connect client=%s", client->addr);
 	rbl_start_client(client->addr, client->family);
 	s.verb = "-";
-	iobuf_printf(&s.io, "220 %s\r\n", smtp_greeting(c, greeting,
-	    sizeof(greeting)));
+	if (c->tls_wrapper) {
+		if (auth_tls_start(&s.io) == -1)
+			smtp_end(&s, "tls-failed");
+		s.tls = s.state != S_QUIT;
+	}
+	if (s.state != S_QUIT)
+		iobuf_printf(&s.io, "220 %s\r\n", smtp_greeting(c, greeting,
+		    sizeof(greeting)));
 	while (s.state != S_QUIT)
 		if (smtp_read_command(&s) == 0) {
 			rbl_poll();

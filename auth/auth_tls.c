@@ -1,0 +1,243 @@
+/*
+ * auth_tls.c: STARTTLS with OpenSSL 3, behind iobuf's transport hooks.
+ * The certificate and key are read as bytes before privileges drop; the
+ * context is made from them at the first handshake, so a plain session
+ * never initialises OpenSSL.  OpenSSL's error queue is drained into the
+ * log at each failure.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
+#include "auth.h"
+#include "log.h"
+
+#define AUTH_PEM_MAX	(256 * 1024)
+
+static const struct conf	*tls_conf;
+static char			*tls_cert, *tls_key;	/* PEM bytes */
+static size_t			 tls_cert_len, tls_key_len;
+static SSL_CTX			*tls_ctx;
+static SSL			*tls_ssl;
+static char			 tls_summary[128];
+
+/* A whole small file into memory; NULL (logged) on failure. */
+static char *
+tls_slurp(const char *path, size_t *len)
+{
+	struct stat	 st;
+	char		*buf = NULL;
+	int		 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1 || st.st_size <= 0 ||
+	    st.st_size > AUTH_PEM_MAX ||
+	    (buf = malloc((size_t)st.st_size)) == NULL ||
+	    read(fd, buf, (size_t)st.st_size) != st.st_size) {
+		log_warn("event=tls-error file=%s reason=\"cannot read\"", path);
+		free(buf);
+		buf = NULL;
+	} else
+		*len = (size_t)st.st_size;
+	if (fd != -1)
+		close(fd);
+	return buf;
+}
+
+int
+auth_tls_load(const struct conf *c)
+{
+	tls_conf = c;
+	if (c->tls_cert_file[0] == '\0' || c->tls_key_file[0] == '\0')
+		return 0;
+	tls_cert = tls_slurp(c->tls_cert_file, &tls_cert_len);
+	tls_key = tls_slurp(c->tls_key_file, &tls_key_len);
+	return tls_cert != NULL && tls_key != NULL ? 0 : -1;
+}
+
+int
+auth_tls_offered(void)
+{
+	return tls_cert != NULL && tls_key != NULL && tls_ssl == NULL;
+}
+
+static void
+tls_log_errors(const char *what)
+{
+	unsigned long	 e;
+	char		 buf[256];
+	int		 n = 0;
+
+	while ((e = ERR_get_error()) != 0 && n++ < 8) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		log_warnx("event=tls-error step=%s reason=\"%s\"", what, buf);
+	}
+	ERR_clear_error();
+}
+
+/* Certificate chain and key from the PEM bytes. */
+static int
+tls_ctx_keys(SSL_CTX *ctx)
+{
+	BIO		*bio = BIO_new_mem_buf(tls_cert, (int)tls_cert_len);
+	X509		*x;
+	EVP_PKEY	*key;
+	int		 ok;
+
+	if (bio == NULL || (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) ==
+	    NULL || SSL_CTX_use_certificate(ctx, x) != 1) {
+		BIO_free(bio);
+		return -1;
+	}
+	X509_free(x);
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		if (SSL_CTX_add_extra_chain_cert(ctx, x) != 1) {
+			X509_free(x);
+			BIO_free(bio);
+			return -1;
+		}
+	ERR_clear_error();	/* the end of the chain is "no start line" */
+	BIO_free(bio);
+	bio = BIO_new_mem_buf(tls_key, (int)tls_key_len);
+	key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	ok = key != NULL && SSL_CTX_use_PrivateKey(ctx, key) == 1 &&
+	    SSL_CTX_check_private_key(ctx) == 1;
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	return ok ? 0 : -1;
+}
+
+static int
+tls_ctx_make(void)
+{
+	int min = tls_conf->tls_protocols == 1 ? TLS1_3_VERSION : TLS1_2_VERSION;
+
+	if (tls_ctx != NULL)
+		return 0;
+	log_debug("tls: initialised");
+	if ((tls_ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
+	    SSL_CTX_set_min_proto_version(tls_ctx, min) != 1 ||
+	    SSL_CTX_set_cipher_list(tls_ctx, tls_conf->tls_ciphers) != 1 ||
+	    tls_ctx_keys(tls_ctx) == -1) {
+		tls_log_errors("context");
+		SSL_CTX_free(tls_ctx);
+		tls_ctx = NULL;
+		return -1;
+	}
+	SSL_CTX_set_options(tls_ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF);
+	return 0;
+}
+
+/* SSL_read/SSL_write results in iobuf's terms. */
+static ssize_t
+tls_result(int n, const char *what)
+{
+	int e;
+
+	if (n > 0)
+		return n;
+	switch ((e = SSL_get_error(tls_ssl, n))) {
+	case SSL_ERROR_WANT_READ:
+		return IOBUF_WANT_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return IOBUF_WANT_WRITE;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	case SSL_ERROR_SYSCALL:
+		if (errno == EAGAIN || errno == EINTR)
+			return IOBUF_WANT_READ;
+		ERR_clear_error();
+		return n == 0 && strcmp(what, "read") == 0 ? 0 : -1;
+	default:
+		tls_log_errors(what);
+		return -1;
+	}
+}
+
+static ssize_t
+tls_read(void *ctx, void *buf, size_t len)
+{
+	(void)ctx;
+	return tls_result(SSL_read(tls_ssl, buf, (int)len), "read");
+}
+
+static ssize_t
+tls_write(void *ctx, const void *buf, size_t len)
+{
+	(void)ctx;
+	return tls_result(SSL_write(tls_ssl, buf, (int)len), "write");
+}
+
+static size_t
+tls_pending(void *ctx)
+{
+	(void)ctx;
+	return (size_t)SSL_pending(tls_ssl);
+}
+
+static const struct iobuf_ops tls_ops = { tls_read, tls_write, tls_pending };
+
+static int
+tls_handshake(struct iobuf *io)
+{
+	ssize_t r;
+
+	for (;;) {
+		r = tls_result(SSL_accept(tls_ssl), "handshake");
+		if (r > 0)
+			return 0;
+		if (r != IOBUF_WANT_READ && r != IOBUF_WANT_WRITE)
+			return -1;
+		if (iobuf_wait_fd(io, r == IOBUF_WANT_READ ? io->rfd : io->wfd,
+		    r == IOBUF_WANT_READ ? POLLIN : POLLOUT) == -1)
+			return -1;
+	}
+}
+
+int
+auth_tls_start(struct iobuf *io)
+{
+	if (!auth_tls_offered() || tls_ctx_make() == -1 ||
+	    (tls_ssl = SSL_new(tls_ctx)) == NULL) {
+		tls_log_errors("start");
+		return -1;
+	}
+	fcntl(io->rfd, F_SETFL, fcntl(io->rfd, F_GETFL) | O_NONBLOCK);
+	fcntl(io->wfd, F_SETFL, fcntl(io->wfd, F_GETFL) | O_NONBLOCK);
+	if (SSL_set_rfd(tls_ssl, io->rfd) != 1 ||
+	    SSL_set_wfd(tls_ssl, io->wfd) != 1 || tls_handshake(io) == -1) {
+		log_warnx("event=tls-error step=handshake reason=\"%s\"",
+		    io->err != IOBUF_OK ? iobuf_strerror(io) : "failed");
+		return -1;
+	}
+	snprintf(tls_summary, sizeof(tls_summary), "%s:%s",
+	    SSL_get_version(tls_ssl), SSL_get_cipher_name(tls_ssl));
+	io->ops = &tls_ops;
+	io->ctx = tls_ssl;
+	log_info("event=tls protocol=%s cipher=%s", SSL_get_version(tls_ssl),
+	    SSL_get_cipher_name(tls_ssl));
+	return 0;
+}
+
+const char *
+auth_tls_summary(void)
+{
+	return tls_ssl != NULL && tls_summary[0] ? tls_summary : NULL;
+}
+
+int
+auth_tls_ssf(void)
+{
+	return tls_ssl != NULL ? SSL_get_cipher_bits(tls_ssl, NULL) : 0;
+}
