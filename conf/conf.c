@@ -29,7 +29,8 @@ enum conf_type {
 	CT_LIST,	/* repeatable free text */
 	CT_FLOAT,	/* a number with a fraction, within bounds */
 	CT_ZONE,	/* repeatable "zone hit miss [=filter]" */
-	CT_WEIGHT	/* repeatable "name hit miss" or "name off" */
+	CT_WEIGHT,	/* repeatable "name hit miss" or "name off" */
+	CT_STYLE	/* repeatable HELO style line */
 };
 
 typedef int (*conf_check_fn)(struct conf *, const char *, char *, size_t);
@@ -69,6 +70,10 @@ static const double conf_heuristic_default[CONF_H_COUNT][2] = {
 static int conf_check_backend(struct conf *, const char *, char *, size_t);
 static int conf_check_greeting(struct conf *, const char *, char *, size_t);
 static int conf_check_table(struct conf *, const char *, char *, size_t);
+static int conf_check_flags(struct conf *, const char *, char *, size_t);
+static int conf_check_tarpit(struct conf *, const char *, char *, size_t);
+static int conf_load_styles(struct conf *, const char *, char *, size_t);
+static const char *const conf_syntaxes[] = { "loose", "strict", NULL };
 
 #define O(f)	offsetof(struct conf, f)
 #define DAY	86400
@@ -178,6 +183,26 @@ static const struct conf_key conf_keys[] = {
 	{ "restricted_recipients", CT_STR, O(restricted_recipients), "", 0,
 	    1024, NULL, conf_check_table,
 	    "table: address -> authenticated or logins" },
+	{ "helo", CT_STYLE, O(helo), NULL, 0, 0, NULL, NULL,
+	    "HELO style: pattern [maxload] flags|!text (repeatable)" },
+	{ "helo_styles", CT_STR, O(helo_styles), "", 0, 1024, NULL,
+	    conf_load_styles, "file of more helo lines, read here" },
+	{ "helo_default", CT_STR, O(helo_default), "veR", 0, 15, NULL,
+	    conf_check_flags, "flags when no helo pattern matches" },
+	{ "delay_reject", CT_BOOL, O(delay_reject), "no", 0, 0, conf_yesno,
+	    NULL, "refuse a !text HELO at the first RCPT instead" },
+	{ "max_load", CT_FLOAT, O(max_load), "0", 0, 1000, NULL, NULL,
+	    "load average above which sessions get 421 (0: off)" },
+	{ "tarpit", CT_STR, O(tarpit), "0 0 0", 1, 64, NULL, conf_check_tarpit,
+	    "delay before 4xx/5xx: initial exponent toplimit" },
+	{ "helo_required", CT_BOOL, O(helo_required), "no", 0, 0, conf_yesno,
+	    NULL, "MAIL needs HELO or EHLO first" },
+	{ "helo_syntax", CT_ENUM, O(helo_syntax), "loose", 0, 0, conf_syntaxes,
+	    NULL, "strict: HELO must be a domain or address literal" },
+	{ "greet_pause", CT_INT, O(greet_pause), "0", 0, 60000, NULL, NULL,
+	    "milliseconds of silence required before the greeting" },
+	{ "helo_style_score", CT_FLOAT, O(helo_style_score), "2", -1000, 1000,
+	    NULL, NULL, "added to the DNS score by the X style flag" },
 	{ "log_file", CT_STR, O(log_file), "", 0, 1024, NULL, NULL,
 	    "append log lines here instead of syslog" },
 };
@@ -444,6 +469,132 @@ conf_weight_line(struct conf *c, const char *v, char *why, size_t wlen)
 	return 0;
 }
 
+static int
+conf_flags_ok(const char *f, char *why, size_t wlen)
+{
+	size_t bad = strspn(f, CONF_STYLE_FLAGS);
+
+	if (f[bad] == '\0' && strlen(f) < 16)
+		return 0;
+	snprintf(why, wlen, "unknown style flag '%c' (flags: %s)", f[bad],
+	    CONF_STYLE_FLAGS);
+	return -1;
+}
+
+static int
+conf_check_flags(struct conf *c, const char *v, char *why, size_t wlen)
+{
+	(void)c;
+	return conf_flags_ok(v, why, wlen);
+}
+
+/* "pattern [maxload] flags" or "pattern [maxload] !text" */
+int
+conf_style_parse(const char *v, struct conf_style *st, char *why,
+    size_t wlen)
+{
+	const char	*p = v, *end;
+	char		*num;
+	size_t		 len;
+
+	memset(st, 0, sizeof(*st));
+	len = strcspn(p, " \t");
+	if (len == 0 || len >= sizeof(st->pattern) ||
+	    (p[len - 1] == '\\' && (len < 2 || p[len - 2] != '\\'))) {
+		snprintf(why, wlen, "bad pattern in '%s'", v);
+		return -1;
+	}
+	memcpy(st->pattern, p, len);
+	p += len;
+	p += strspn(p, " \t");
+	st->maxload = strtod(p, &num);
+	if (num != p && (*num == ' ' || *num == '\t')) {
+		p = num + strspn(num, " \t");
+	} else
+		st->maxload = 0;
+	if (*p == '!') {
+		st->refuse = 1;
+		end = p + strlen(p);
+		snprintf(st->text, sizeof(st->text), "%.*s",
+		    (int)(end - p - 1), p + 1);
+		if (st->text[0] == '\0')
+			strlcpy(st->text, "Access denied", sizeof(st->text));
+		return 0;
+	}
+	if (*p == '\0' || strlen(p) >= sizeof(st->flags)) {
+		snprintf(why, wlen, "expected flags or !text in '%s'", v);
+		return -1;
+	}
+	strlcpy(st->flags, p, sizeof(st->flags));
+	return conf_flags_ok(st->flags, why, wlen);
+}
+
+static int
+conf_style_add(struct conf *c, const char *v, int override, char *why,
+    size_t wlen)
+{
+	struct conf_styles *ss = &c->helo;
+
+	if (override && !ss->overridden) {
+		ss->n = 0;
+		ss->overridden = 1;
+	}
+	if (ss->n == CONF_STYLES_MAX) {
+		snprintf(why, wlen, "helo: more than %d lines", CONF_STYLES_MAX);
+		return -1;
+	}
+	if (conf_style_parse(v, &ss->s[ss->n], why, wlen) == -1)
+		return -1;
+	ss->n++;
+	return 0;
+}
+
+/* ZMailer's smtpserver.conf style lines from a file of their own. */
+static int
+conf_load_styles(struct conf *c, const char *path, char *why, size_t wlen)
+{
+	FILE	*fp;
+	char	 buf[CONF_LINE_MAX], err[300];
+	int	 lineno = 0, rc = 0;
+
+	if (*path == '\0')
+		return 0;
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(why, wlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && fgets(buf, sizeof(buf), fp) != NULL) {
+		lineno++;
+		buf[strcspn(buf, "\r\n")] = '\0';
+		if (buf[0] == '#' || buf[0] == ' ' || buf[0] == '\t' ||
+		    buf[0] == '\0')
+			continue;	/* ZMailer: comments and indented lines */
+		if (conf_style_add(c, buf, 0, err, sizeof(err)) == -1) {
+			snprintf(why, wlen, "%s:%d: %s", path, lineno, err);
+			rc = -1;
+		}
+	}
+	fclose(fp);
+	return rc;
+}
+
+static int
+conf_check_tarpit(struct conf *c, const char *v, char *why, size_t wlen)
+{
+	int a, b, t, n = -1;
+
+	if (sscanf(v, "%d %d %d%n", &a, &b, &t, &n) != 3 || v[n] != '\0' ||
+	    a < 0 || b < 0 || t < 0 || a > 3600 || b > 100 || t > 3600) {
+		snprintf(why, wlen, "expected 'initial exponent toplimit' "
+		    "(seconds), got '%s'", v);
+		return -1;
+	}
+	c->tarpit_initial = a;
+	c->tarpit_exponent = b;
+	c->tarpit_top = t;
+	return 0;
+}
+
 /* Store one value in its slot; the checks of the key's type come first. */
 static int
 conf_store(struct conf *c, const struct conf_key *k, const char *v,
@@ -518,6 +669,8 @@ conf_store(struct conf *c, const struct conf_key *k, const char *v,
 		    wlen);
 	case CT_WEIGHT:
 		return conf_weight_line(c, v, why, wlen);
+	case CT_STYLE:
+		return conf_style_add(c, v, override, why, wlen);
 	}
 	return -1;
 }
@@ -806,6 +959,17 @@ conf_dump_key(const struct conf *c, const struct conf_key *k, FILE *out)
 		for (int i = 0; i < ((const struct conf_zones *)base)->n; i++)
 			fprintf(out, "%s %s\n", k->name,
 			    ((const struct conf_zones *)base)->z[i].line);
+		break;
+	case CT_STYLE:
+		for (int i = 0; i < c->helo.n; i++) {
+			const struct conf_style *st = &c->helo.s[i];
+
+			fprintf(out, "helo %s", st->pattern);
+			if (st->maxload > 0)
+				fprintf(out, " %g", st->maxload);
+			fprintf(out, " %s%s\n", st->refuse ? "!" : "",
+			    st->refuse ? st->text : st->flags);
+		}
 		break;
 	case CT_WEIGHT:
 		for (int i = 0; i < CONF_H_COUNT; i++) {

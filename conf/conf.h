@@ -70,6 +70,24 @@ struct conf_weight {
 	int	 set;		/* given by a "weight" line */
 };
 
+#define CONF_STYLES_MAX	128
+#define CONF_STYLE_FLAGS "ftveRSTANX"	/* ZMailer's, then ours */
+
+/* A HELO style: "pattern [maxload] flags" or "pattern [maxload] !text". */
+struct conf_style {
+	char	 pattern[256];
+	double	 maxload;	/* 0: none */
+	char	 flags[16];
+	char	 text[256];	/* refusal text; "" when flags apply */
+	int	 refuse;
+};
+
+struct conf_styles {
+	struct conf_style	 s[CONF_STYLES_MAX];
+	int			 n;
+	int			 overridden;
+};
+
 struct conf_list {
 	char	*v[CONF_LIST_MAX];
 	int	 n;
@@ -130,6 +148,17 @@ struct conf {
 	char		*sender_logins;
 	int		 sender_login_match;
 	char		*restricted_recipients;
+	struct conf_styles helo;
+	char		*helo_styles;
+	char		*helo_default;
+	int		 delay_reject;
+	double		 max_load;
+	char		*tarpit;
+	int		 tarpit_initial, tarpit_exponent, tarpit_top;
+	int		 helo_required;
+	int		 helo_syntax;
+	int		 greet_pause;
+	double		 helo_style_score;
 	char		*log_file;
 };
 
@@ -139,6 +168,7 @@ extern const char *const conf_heuristic_names[CONF_H_COUNT];
 
 int	conf_filter_match(const struct conf_zone *, const unsigned char *);
 int	conf_dns_policy(const struct conf *);
+int	conf_style_parse(const char *, struct conf_style *, char *, size_t);
 
 typedef void (*conf_err_fn)(const char *);
 

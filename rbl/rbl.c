@@ -37,11 +37,12 @@ enum rbl_kind {
 	Q_TXT,				/* reason of a listing */
 	Q_PTR, Q_FCRDNS,		/* client name, and back */
 	Q_HELO_A, Q_HELO_AAAA,		/* HELO name */
-	Q_SENDER_MX, Q_SENDER_A		/* sender domain */
+	Q_SENDER_MX, Q_SENDER_A,	/* sender domain */
+	Q_CHECK_MX, Q_CHECK_A		/* rbl_domain_exists() */
 };
 
 enum rbl_state { RQ_PENDING, RQ_FOUND, RQ_NONE, RQ_ERROR };
-enum rbl_batch { B_CLIENT, B_HELO, B_SENDER, B_COUNT };
+enum rbl_batch { B_CLIENT, B_HELO, B_SENDER, B_CHECK, B_COUNT };
 
 struct rbl_query {
 	enum rbl_kind	 kind;
@@ -77,6 +78,7 @@ static int			 rbl_decided;	/* this transaction */
 static int			 rbl_result;
 static char			 rbl_reply[512];
 static char			 rbl_hdr[1024];
+static double			 rbl_style_score;
 
 void
 rbl_init(const struct conf *c)
@@ -212,8 +214,10 @@ rbl_answer(struct rbl_query *q, const unsigned char *abuf, int alen)
 		break;
 	case Q_HELO_A:
 	case Q_SENDER_A:
+	case Q_CHECK_A:
 		rbl_parse_addrs(q, abuf, alen, AF_INET);
 		break;
+	case Q_CHECK_MX:
 	case Q_HELO_AAAA:
 		rbl_parse_addrs(q, abuf, alen, AF_INET6);
 		break;
@@ -251,7 +255,8 @@ rbl_query(enum rbl_kind kind, enum rbl_batch batch, int zone, int of,
 		[Q_DNSBL] = ns_t_a, [Q_DNSWL] = ns_t_a, [Q_RHSBL] = ns_t_a,
 		[Q_TXT] = ns_t_txt, [Q_PTR] = ns_t_ptr, [Q_FCRDNS] = ns_t_a,
 		[Q_HELO_A] = ns_t_a, [Q_HELO_AAAA] = ns_t_aaaa,
-		[Q_SENDER_MX] = ns_t_mx, [Q_SENDER_A] = ns_t_a
+		[Q_SENDER_MX] = ns_t_mx, [Q_SENDER_A] = ns_t_a,
+		[Q_CHECK_MX] = ns_t_mx, [Q_CHECK_A] = ns_t_a
 	};
 	struct rbl_query	*q;
 	int			 type = types[kind], slot = rbl_nq;
@@ -333,7 +338,8 @@ rbl_forget(enum rbl_batch b)
 	for (int i = 0; i < rbl_nq; i++)
 		if (rbl_q[i].batch == b)
 			rbl_q[i].stale = 1;
-	rbl_decided = 0;
+	if (b != B_CHECK)
+		rbl_decided = 0;
 }
 
 void
@@ -691,6 +697,8 @@ rbl_decide(char *reply, size_t size)
 		if (rbl_started[B_SENDER] && !rbl_null_sender)
 			rbl_score_lists(&s, Q_RHSBL, &rbl_conf->rhsbl, "RHSBL");
 		rbl_score_heuristics(&s);
+		if (rbl_style_score != 0)
+			rbl_add(&s, "HELO_STYLE", rbl_style_score);
 		rbl_result = rbl_verdict_reply(&s, &result);
 		log_info("event=score client=%s score=%.2f result=%s "
 		    "checks=\"%s\"", rbl_client, s.total, result, s.checks);
@@ -701,6 +709,50 @@ rbl_decide(char *reply, size_t size)
 	if (rbl_result == -1)
 		strlcpy(reply, rbl_reply, size);
 	return rbl_result;
+}
+
+/*
+ * Does domain have an MX or an A record?  1 yes, 0 no, -1 DNS error.
+ * Synchronous, bounded by timeout_dns; for the f and t HELO style flags.
+ */
+static enum rbl_state
+rbl_state_of(enum rbl_kind kind)
+{
+	const struct rbl_query *q = rbl_find(kind, 0);
+
+	return q != NULL ? q->state : RQ_ERROR;
+}
+
+int
+rbl_domain_exists(const char *domain)
+{
+	double	 deadline = iobuf_now() + rbl_conf->timeout_dns, now;
+	int	 mx, a;
+
+	if (domain[0] == '[')
+		return 1;	/* an address literal needs no DNS */
+	rbl_forget(B_CHECK);
+	rbl_query(Q_CHECK_MX, B_CHECK, 0, 0, domain);
+	rbl_query(Q_CHECK_A, B_CHECK, 0, 0, domain);
+	while ((rbl_state_of(Q_CHECK_MX) == RQ_PENDING ||
+	    rbl_state_of(Q_CHECK_A) == RQ_PENDING) &&
+	    (now = iobuf_now()) < deadline)
+		rbl_process((int)((deadline - now) * 1000) + 1);
+	mx = rbl_state_of(Q_CHECK_MX);
+	a = rbl_state_of(Q_CHECK_A);
+	log_debug("dns: %s: MX %s, A %s", domain, mx == RQ_FOUND ? "yes" :
+	    mx == RQ_NONE ? "no" : "error", a == RQ_FOUND ? "yes" :
+	    a == RQ_NONE ? "no" : "error");
+	if (mx == RQ_FOUND || a == RQ_FOUND)
+		return 1;
+	return mx == RQ_NONE && a == RQ_NONE ? 0 : -1;
+}
+
+/* The X HELO style flag: a fixed amount more on this session's score. */
+void
+rbl_add_style_score(double score)
+{
+	rbl_style_score = score;
 }
 
 const char *

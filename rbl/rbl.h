@@ -15,6 +15,10 @@
  * the batches' deadlines), scores once per transaction and answers 0
  * (accept) or -1 with reply holding a whole reply line (550 5.7.1, 450
  * 4.7.1, 451 4.4.3).  It logs one event=score line per transaction.
+ * rbl_domain_exists(domain) asks for MX and A now and waits (bounded by
+ * timeout_dns): 1 exists, 0 does not, -1 DNS error; it works whether or
+ * not the DNS policy is configured.  rbl_add_style_score() adds the X
+ * HELO style's amount to the score.
  * rbl_header() is the X-Smtpproxy-Score line of the last decision (with
  * add_score_header yes), or NULL.
  *
@@ -36,6 +40,8 @@ void		 rbl_start_sender(const char *, const char *);
 void		 rbl_poll(void);
 int		 rbl_decide(char *, size_t);
 const char	*rbl_header(void);
+int		 rbl_domain_exists(const char *);
+void		 rbl_add_style_score(double);
 
 int		 rbl_reverse(const char *, const char *, char *, size_t);
 int		 rbl_looks_random(const char *);

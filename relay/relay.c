@@ -251,3 +251,10 @@ relay_check_rcpt(const char *client, const char *rcpt, int authenticated,
 	snprintf(reply, size, "554 5.7.1 <%s>: Relay access denied", rcpt);
 	return -1;
 }
+
+/* 1 when rcpt is for a local domain, 0 when not, -1 on a table error. */
+int
+relay_local_domain(const char *rcpt)
+{
+	return relay_is_local(rcpt);
+}

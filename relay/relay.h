@@ -30,5 +30,6 @@ int	relay_report(FILE *);
 int	relay_check_rcpt(const char *, const char *, int, char *, size_t);
 int	relay_local_part_routes(const char *);
 int	relay_client_trusted(const char *);
+int	relay_local_domain(const char *);
 
 #endif

@@ -10,6 +10,10 @@
  * returns 0 with *rest after the closing bracket, or -1 with *why set to a
  * static reason.  smtp_parse_params() checks the ESMTP parameters that
  * follow; it returns 0, or an SMTP reply code with *why set.
+ * smtp_glob(pattern, s) is a case-insensitive shell glob (ZMailer quotes
+ * brackets with a backslash: \[*\] matches an address literal);
+ * smtp_style_find() is the first HELO style whose pattern matches;
+ * smtp_helo_valid() says whether a HELO argument is a domain or a literal.
  * smtp_data_*() is the DATA scanner: it finds the one true end of data
  * (CRLF.CRLF after a CRLF-terminated line) and copies the message to a
  * sink, either refusing or normalizing bare CR / LF so the backend can
@@ -52,8 +56,17 @@ int	smtp_session(const struct conf *, const struct smtp_client *, int, int);
 
 int	smtp_parse_path(const char *, int, struct smtp_path *, const char **,
 	    const char **);
+/* lax: without ZMailer's R flag a path may lack its domain; with S, the
+ * brackets may be missing and spaces may stray inside them */
+#define SMTP_LAX_NODOMAIN	0x01
+#define SMTP_LAX_SLOPPY		0x02
+int	smtp_parse_path_lax(const char *, int, int, struct smtp_path *,
+	    const char **, const char **);
 int	smtp_parse_params(const char *, int, int, struct smtp_params *,
 	    const char **);
+int	smtp_glob(const char *, const char *);
+const struct conf_style *smtp_style_find(const struct conf *, const char *);
+int	smtp_helo_valid(const char *);
 
 enum smtp_data_status {
 	SMTP_DATA_MORE,		/* need more input */

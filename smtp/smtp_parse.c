@@ -123,8 +123,8 @@ smtp_has_8bit(const char *p, size_t n)
 }
 
 static int
-smtp_mailbox(const char *p, int allow_bare, struct smtp_path *out,
-    const char **endp, const char **why)
+smtp_mailbox(const char *p, int allow_bare, int nodomain,
+    struct smtp_path *out, const char **endp, const char **why)
 {
 	const char *lend, *dstart, *dend;
 
@@ -135,8 +135,8 @@ smtp_mailbox(const char *p, int allow_bare, struct smtp_path *out,
 	}
 	if (*lend != '@') {
 		/* RFC 5321 4.5.1: <Postmaster> needs no domain */
-		if (!allow_bare || lend - p != 10 ||
-		    strncasecmp(p, "postmaster", 10) != 0) {
+		if (!nodomain && (!allow_bare || lend - p != 10 ||
+		    strncasecmp(p, "postmaster", 10) != 0)) {
 			*why = "address needs a domain";
 			return -1;
 		}
@@ -167,14 +167,27 @@ int
 smtp_parse_path(const char *s, int is_mail, struct smtp_path *out,
     const char **rest, const char **why)
 {
-	const char *p = s, *end;
+	return smtp_parse_path_lax(s, is_mail, 0, out, rest, why);
+}
+
+int
+smtp_parse_path_lax(const char *s, int is_mail, int lax,
+    struct smtp_path *out, const char **rest, const char **why)
+{
+	const char	*p = s, *end;
+	int		 bare = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (*p != '<') {
+	if (*p != '<' && !(lax & SMTP_LAX_SLOPPY)) {
 		*why = "address must be in angle brackets";
 		return -1;
 	}
-	p++;
+	if (*p == '<')
+		p++;
+	else
+		bare = 1;	/* S: MAIL FROM:user@domain */
+	if (lax & SMTP_LAX_SLOPPY)
+		p += strspn(p, " ");
 	if (*p == '>' && is_mail) {
 		out->null = 1;
 		*rest = p + 1;
@@ -184,8 +197,15 @@ smtp_parse_path(const char *s, int is_mail, struct smtp_path *out,
 		*why = "bad source route";
 		return -1;
 	}
-	if (smtp_mailbox(p, !is_mail, out, &end, why) == -1)
+	if (smtp_mailbox(p, !is_mail, lax & SMTP_LAX_NODOMAIN, out, &end,
+	    why) == -1)
 		return -1;
+	if (bare) {
+		*rest = end;
+		return 0;
+	}
+	if (lax & SMTP_LAX_SLOPPY)
+		end += strspn(end, " ");
 	if (*end != '>') {
 		*why = "address must end with '>'";
 		return -1;

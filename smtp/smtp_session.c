@@ -9,6 +9,8 @@
  */
 #include <sys/resource.h>
 
+#include <poll.h>
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,6 +74,9 @@ struct smtp_session {
 	int				 auth_failures;
 	char				 login[256];	/* "" until AUTH */
 	char				 fwd_params[SMTP_PARAM_MAX];
+	const char			*flags;		/* HELO style */
+	char				 delayed[320];	/* delay_reject */
+	int				 tarpit;	/* next delay, s */
 	struct backend			*be;
 	double				 start;
 	const char			*result;
@@ -103,6 +108,29 @@ smtp_end(struct smtp_session *s, const char *result)
 }
 
 
+/* ZMailer's tarpit: wait before each refusal, longer each time. */
+static void
+smtp_tarpit(struct smtp_session *s)
+{
+	const struct conf	*c = s->conf;
+	struct timespec		 ts;
+	double			 left = s->io.deadline - iobuf_now();
+
+	if (c->tarpit_initial == 0)
+		return;
+	if (s->tarpit == 0)
+		s->tarpit = c->tarpit_initial;
+	ts.tv_sec = s->tarpit < left ? s->tarpit : (left > 0 ? (time_t)left : 0);
+	ts.tv_nsec = 0;
+	iobuf_flush(&s->io);	/* earlier replies are not held back */
+	log_debug("tarpit: %ld s", (long)ts.tv_sec);
+	while (nanosleep(&ts, &ts) == -1)
+		;
+	s->tarpit += s->tarpit * c->tarpit_exponent;
+	if (c->tarpit_top > 0 && s->tarpit > c->tarpit_top)
+		s->tarpit = c->tarpit_top;
+}
+
 /* One-line reply "code x.y.z text"; refusals are logged and counted. */
 static void __attribute__((format(printf, 2, 3)))
 smtp_reply(struct smtp_session *s, const char *fmt, ...)
@@ -113,6 +141,8 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	if ((buf[0] == '4' || buf[0] == '5') && strncmp(buf, "421", 3) != 0)
+		smtp_tarpit(s);
 	log_debug("client <- %s", buf);
 	iobuf_printf(&s->io, "%s\r\n", buf);
 	if (buf[0] != '4' && buf[0] != '5')
@@ -206,13 +236,58 @@ smtp_greeting(const struct conf *c, char *buf, size_t size)
 /* --- checks and proceeds, in the order of a session --- */
 
 static int
+smtp_flag(const struct smtp_session *s, char flag)
+{
+	return strchr(s->flags, flag) != NULL;
+}
+
+/* Seconds of load above which a session may not go on (0: no limit). */
+static int
+smtp_overloaded(double limit)
+{
+	double load;
+
+	return limit > 0 && getloadavg(&load, 1) == 1 && load > limit;
+}
+
+/* ZMailer's HELO styles: the first matching pattern gives the flags, a
+ * load limit, or a refusal (now, or at RCPT with delay_reject). */
+static int
+smtp_helo_style(struct smtp_session *s, const char *helo)
+{
+	const struct conf_style *st = smtp_style_find(s->conf, helo);
+
+	s->flags = st != NULL && !st->refuse ? st->flags : s->conf->helo_default;
+	log_debug("helo: %s matches %s%s%s, flags %s", helo,
+	    st ? "pattern " : "no pattern", st ? st->pattern : "",
+	    st && st->refuse ? " (refused)" : "", s->flags);
+	if (st != NULL && smtp_overloaded(st->maxload)) {
+		smtp_reply(s, "421 4.3.2 %s System overloaded, try again later",
+		    s->conf->hostname);
+		return -1;
+	}
+	if (st == NULL || !st->refuse)
+		return 0;
+	if (!s->conf->delay_reject) {
+		smtp_reply(s, "550 5.7.1 %s", st->text);
+		return -1;
+	}
+	snprintf(s->delayed, sizeof(s->delayed), "550 5.7.1 %s", st->text);
+	return 0;
+}
+
+static int
 smtp_check_helo(struct smtp_session *s, const char *arg)
 {
 	if (strlen(arg) >= sizeof(s->helo) || strchr(arg, ' ') != NULL) {
 		smtp_reply(s, "501 5.5.4 Syntax: %s hostname", s->verb);
 		return -1;
 	}
-	return 0;
+	if (s->conf->helo_syntax == 1 && !smtp_helo_valid(arg)) {
+		smtp_reply(s, "501 5.5.2 <%s>: Invalid HELO name", arg);
+		return -1;
+	}
+	return smtp_helo_style(s, arg);
 }
 
 static void
@@ -311,7 +386,9 @@ smtp_envelope(struct smtp_session *s, const char *arg, int is_mail,
 		    "MAIL FROM:<address>" : "RCPT TO:<address>");
 		return -1;
 	}
-	if (smtp_parse_path(p, is_mail, path, &rest, &why) == -1)
+	if (smtp_parse_path_lax(p, is_mail, (smtp_flag(s, 'R') ? 0 :
+	    SMTP_LAX_NODOMAIN) | (smtp_flag(s, 'S') ? SMTP_LAX_SLOPPY : 0),
+	    path, &rest, &why) == -1)
 		rest = NULL;
 	else if (*rest != '\0' && *rest != ' ')
 		why = "junk after the address";
@@ -333,6 +410,26 @@ smtp_envelope(struct smtp_session *s, const char *arg, int is_mail,
 		return -1;
 	}
 	return 0;
+}
+
+/* The f and t style flags: the domain must have an MX or an A record. */
+static int
+smtp_domain_check(struct smtp_session *s, const char *domain,
+    const char *addr, const char *who, const char *enh)
+{
+	int r;
+
+	if (domain[0] == '\0')
+		return 0;	/* no domain: the backend qualifies it */
+	if ((r = rbl_domain_exists(domain)) == 1)
+		return 0;
+	if (r == 0)
+		smtp_reply(s, "550 %s <%s>: %s address domain not found", enh,
+		    addr, who);
+	else
+		smtp_reply(s, "451 4%s <%s>: %s address domain lookup failed",
+		    enh + 1, addr, who);
+	return -1;
 }
 
 /* MAIL's AUTH= parameter is ours (RFC 4954 5); the backend gets the rest. */
@@ -360,11 +457,15 @@ smtp_check_mail(struct smtp_session *s, const char *arg)
 	struct smtp_params	params;
 	char			reply[512];
 
-	if (s->conf->tls_required && !s->tls) {
+	if (s->conf->helo_required && s->helo[0] == '\0') {
+		smtp_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
+		return -1;
+	}
+	if ((s->conf->tls_required || smtp_flag(s, 'T')) && !s->tls) {
 		smtp_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
 		return -1;
 	}
-	if (s->conf->msa && s->login[0] == '\0' &&
+	if ((s->conf->msa || smtp_flag(s, 'A')) && s->login[0] == '\0' &&
 	    !relay_client_trusted(s->client->addr)) {
 		smtp_reply(s, "530 5.7.0 Authentication required");
 		return -1;
@@ -381,6 +482,10 @@ smtp_check_mail(struct smtp_session *s, const char *arg)
 		return -1;
 	}
 	s->smtputf8 = params.smtputf8;
+	if (smtp_flag(s, 'f') && !s->from.null &&
+	    smtp_domain_check(s, s->from.domain, s->from.addr, "Sender",
+	    "5.1.8") == -1)
+		return -1;
 	if (auth_check_sender(s->login, s->from.addr, reply, sizeof(reply)) ==
 	    -1) {
 		smtp_reply(s, "%s", reply);
@@ -494,11 +599,22 @@ smtp_check_rcpt(struct smtp_session *s, const char *arg)
 		smtp_reply(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
 		return -1;
 	}
+	if (s->delayed[0] != '\0' && s->login[0] == '\0') {
+		smtp_reply(s, "%s", s->delayed);
+		return -1;
+	}
+	if (smtp_flag(s, 't') && relay_local_domain(s->to.addr) == 0 &&
+	    smtp_domain_check(s, s->to.domain, s->to.addr, "Recipient",
+	    "5.1.2") == -1)
+		return -1;
+	if (smtp_flag(s, 'X'))
+		rbl_add_style_score(s->conf->helo_style_score);
 	if (relay_check_rcpt(s->client->addr, s->to.addr, s->login[0] != '\0',
 	    reply, sizeof(reply)) == -1 ||
 	    auth_check_recipient(s->login, s->to.addr, reply,
 	    sizeof(reply)) == -1 ||
-	    (s->login[0] == '\0' && !relay_client_trusted(s->client->addr) &&
+	    (s->login[0] == '\0' && !smtp_flag(s, 'N') &&
+	    !relay_client_trusted(s->client->addr) &&
 	    rbl_decide(reply, sizeof(reply)) == -1)) {
 		smtp_reply(s, "%s", reply);
 		return -1;
@@ -691,19 +807,32 @@ smtp_do_help(struct smtp_session *s, const char *arg)
 	smtp_reply(s, "214 2.0.0 %s", h->v[h->n - 1]);
 }
 
-/* VRFY and EXPN: off by default; on, the RFC 5321 3.5.3 non-answer. */
+/*
+ * VRFY and EXPN: off unless the key allows them; then the HELO style's v
+ * or e flag passes them to the backend, and without it the answer is the
+ * RFC 5321 3.5.3 non-answer.
+ */
 static void
 smtp_do_vrfy(struct smtp_session *s, const char *arg)
 {
-	int on = strcasecmp(s->verb, "VRFY") == 0 ? s->conf->vrfy :
-	    s->conf->expn;
+	int			 vrfy = strcasecmp(s->verb, "VRFY") == 0;
+	struct backend_reply	 r;
 
-	(void)arg;
-	if (on)
+	if (!(vrfy ? s->conf->vrfy : s->conf->expn)) {
+		smtp_reply(s, "502 5.5.1 %s command is disabled", s->verb);
+		return;
+	}
+	if (!smtp_flag(s, vrfy ? 'v' : 'e') || s->state == S_MAIL ||
+	    s->state == S_RCPT) {
 		smtp_reply(s, "252 2.5.0 Cannot verify the address, but will "
 		    "accept mail for it");
-	else
-		smtp_reply(s, "502 5.5.1 %s command is disabled", s->verb);
+		return;
+	}
+	if (smtp_backend_ready(s) == -1)
+		return;
+	if (backend_command(s->be, &r, "%s %s", s->verb, arg) == -1)
+		smtp_backend_close(s, 0);
+	smtp_relay(s, &r);
 }
 
 static int
@@ -1030,6 +1159,27 @@ smtp_summary(const struct smtp_session *s)
 	    ru.ru_maxrss);
 }
 
+/* postscreen's pregreet test: a client that talks before the greeting is
+ * a bot; -1 when it did (refused) or left. */
+static int
+smtp_pregreet(struct smtp_session *s)
+{
+	struct pollfd	 pfd = { .fd = s->io.rfd, .events = POLLIN };
+	char		 c;
+
+	if (poll(&pfd, 1, s->conf->greet_pause) <= 0)
+		return 0;
+	if (read(s->io.rfd, &c, 1) != 1) {
+		s->result = "disconnect";
+		return -1;
+	}
+	log_info("event=pregreet client=%s", s->client->addr);
+	s->result = "pregreet";
+	smtp_reply(s, "554 5.5.0 %s Error: SMTP protocol violation: talking "
+	    "before the greeting", s->conf->hostname);
+	return -1;
+}
+
 int
 smtp_session(const struct conf *c, const struct smtp_client *client,
     int rfd, int wfd)
@@ -1046,8 +1196,16 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 	s.io.lf_is_crlf = client->test_mode;	/* an admin typing */
 	iobuf_set_deadline(&s.io, s.start + c->timeout_session);
 	log_info("event=connect client=%s", client->addr);
-	rbl_start_client(client->addr, client->family);
+	s.flags = c->helo_default;
 	s.verb = "-";
+	if (smtp_overloaded(c->max_load)) {
+		s.result = "overloaded";
+		smtp_reply(&s, "421 4.3.2 %s System overloaded, try again later",
+		    c->hostname);
+	} else if (c->greet_pause > 0 && smtp_pregreet(&s) == -1)
+		smtp_end(&s, s.result ? s.result : "pregreet");
+	if (s.state != S_QUIT)
+		rbl_start_client(client->addr, client->family);
 	if (c->tls_wrapper) {
 		if (auth_tls_start(&s.io) == -1)
 			smtp_end(&s, "tls-failed");
