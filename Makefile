@@ -15,13 +15,15 @@ DESTDIR	?=
 CC	?= cc
 
 PKGS	 = openssl libsasl2 libcares libbsd
+# OpenSSL is dlopen()ed at the first STARTTLS (auth/auth_tls.c): headers only
+LINKPKGS = libsasl2 libcares libbsd
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wformat=2 -Wno-format-nonliteral
 CFLAGS	?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) -D_FORTIFY_SOURCE=2 \
 	   -fstack-protector-strong -I. $(CFLAGS) $(EXTRA_CFLAGS) \
 	   $$(pkg-config --cflags $(PKGS))
-LIBS	 = $$(pkg-config --libs $(PKGS)) -lcdb
+LIBS	 = $$(pkg-config --libs $(LINKPKGS)) -lcdb -ldl
 SAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 

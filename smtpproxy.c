@@ -167,6 +167,8 @@ main_client(struct smtp_client *cl)
 	if (getpeername(0, (struct sockaddr *)&ss, &len) == 0 &&
 	    main_sockaddr(&ss, cl) == 0)
 		return 0;
+	if (errno == ENOTCONN || errno == ECONNRESET)
+		return 1;	/* gone before we looked: a scanner */
 	/* not a socket, or a UNIX one: the UCSPI variables may say more */
 	/* tcpserver and other UCSPI servers pass the client this way */
 	if ((ip = getenv("TCPREMOTEIP")) == NULL || main_literal(ip, cl) == -1)
@@ -227,6 +229,8 @@ main_check(const struct conf *c)
 		conf_dump(c, stdout);
 	if (relay_report(stdout) == -1)
 		rc = EX_TEMP;
+	if (rbl_report(stdout) == -1)
+		rc = EX_PERM;
 	if (backend_probe(c, stdout) == -1)
 		rc = EX_TEMP;
 	return rc;
@@ -239,8 +243,9 @@ main(int argc, char *argv[])
 	struct smtp_client	 client = { 0 };
 	const char		*file = DEFAULT_CONF, *test = NULL;
 	char			*ov[MAX_OVERRIDES];
-	int			 ch, nov = 0, check = 0, trace = 0, bad;
+	int			 ch, nov = 0, check = 0, trace = 0, bad, rc = 0;
 
+	signal(SIGPIPE, SIG_IGN);	/* a client gone is a write error */
 	main_on_socket = main_is_socket(0);
 	log_open(NULL);		/* syslog mail until the config names a file */
 	while ((ch = getopt(argc, argv, "df:no:T:V")) != -1) {
@@ -302,8 +307,11 @@ main(int argc, char *argv[])
 		log_warnx("event=usage-error reason=\"-T refused on a socket\"");
 		return EX_PERM;
 	}
-	if (test != NULL ? main_test_client(test, &client) == -1 :
-	    main_client(&client) == -1) {
+	if (test == NULL && (rc = main_client(&client)) == 1) {
+		log_info("event=lost reason=\"client gone before the greeting\"");
+		return EX_DONE;
+	}
+	if (test != NULL ? main_test_client(test, &client) == -1 : rc == -1) {
 		if (test != NULL) {
 			fprintf(stderr, "smtpproxy: -T: bad address %s\n", test);
 			return EX_PERM;
@@ -316,6 +324,5 @@ main(int argc, char *argv[])
 	}
 	main_session_id();
 	main_drop_privileges(&conf);
-	signal(SIGPIPE, SIG_IGN);
 	return smtp_session(&conf, &client, 0, 1);
 }

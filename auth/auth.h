@@ -9,7 +9,8 @@
  * auth_tls_start(io) builds the TLS context on first use, runs the server
  * handshake on io's descriptors (bounded by io's timeout) and switches io
  * to TLS; 0 or -1 (logged).  auth_tls_summary() is "TLSv1.3:CIPHER" or
- * NULL before TLS.
+ * NULL before TLS.  auth_tls_close() sends the TLS close_notify, once,
+ * without waiting for the peer's.
  * auth_sasl_start(mech, in, inlen, out, outlen) and auth_sasl_step(in,
  * inlen, out, outlen) run one SASL exchange (libsasl2 is initialised on the
  * first call); they answer AUTH_DONE (auth_login() holds the user),
@@ -36,6 +37,7 @@ int		 auth_init(const struct conf *);
 int		 auth_tls_offered(void);
 int		 auth_tls_start(struct iobuf *);
 const char	*auth_tls_summary(void);
+void		 auth_tls_close(void);
 int		 auth_tls_ssf(void);
 
 int		 auth_mech_plaintext(const char *);

@@ -5,7 +5,9 @@
  * never initialises OpenSSL.  OpenSSL's error queue is drained into the
  * log at each failure.
  */
+#include <dlfcn.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -22,6 +24,60 @@
 #include "log.h"
 
 #define AUTH_PEM_MAX	(256 * 1024)
+
+/* OpenSSL is loaded with dlopen(3) at the first handshake: linked, its
+ * 5 MB would be mapped and relocated by every plain session too. */
+#define TLS_LIBSSL	"libssl.so.3"
+
+#define TLS_FNS(X) \
+	X(SSL_CTX_new) \
+	X(TLS_server_method) \
+	X(SSL_CTX_ctrl) \
+	X(SSL_CTX_set_cipher_list) \
+	X(SSL_CTX_use_certificate) \
+	X(SSL_CTX_use_PrivateKey) \
+	X(SSL_CTX_check_private_key) \
+	X(SSL_CTX_set_options) \
+	X(SSL_CTX_free) \
+	X(SSL_new) \
+	X(SSL_free) \
+	X(SSL_set_rfd) \
+	X(SSL_set_wfd) \
+	X(SSL_accept) \
+	X(SSL_read) \
+	X(SSL_write) \
+	X(SSL_pending) \
+	X(SSL_get_error) \
+	X(SSL_get_version) \
+	X(SSL_get_current_cipher) \
+	X(SSL_CIPHER_get_name) \
+	X(SSL_CIPHER_get_bits) \
+	X(SSL_shutdown) \
+	X(BIO_new_mem_buf) \
+	X(BIO_free) \
+	X(PEM_read_bio_X509) \
+	X(PEM_read_bio_PrivateKey) \
+	X(X509_free) \
+	X(EVP_PKEY_free) \
+	X(ERR_get_error) \
+	X(ERR_error_string_n) \
+	X(ERR_clear_error) \
+
+#define TLS_FN_PTR(f)	__typeof__(f) *f;
+struct tls_fns {
+	TLS_FNS(TLS_FN_PTR)
+};
+
+struct tls_sym {
+	const char	*name;
+	size_t		 off;
+};
+
+#define TLS_FN_SYM(f)	{ #f, offsetof(struct tls_fns, f) },
+static const struct tls_sym tls_syms[] = { TLS_FNS(TLS_FN_SYM) };
+
+static struct tls_fns		 ssl;
+static void			*tls_lib;
 
 static const struct conf	*tls_conf;
 static char			*tls_cert, *tls_key;	/* PEM bytes */
@@ -77,43 +133,70 @@ tls_log_errors(const char *what)
 	char		 buf[256];
 	int		 n = 0;
 
-	while ((e = ERR_get_error()) != 0 && n++ < 8) {
-		ERR_error_string_n(e, buf, sizeof(buf));
+	if (tls_lib == NULL)
+		return;
+	while ((e = ssl.ERR_get_error()) != 0 && n++ < 8) {
+		ssl.ERR_error_string_n(e, buf, sizeof(buf));
 		log_warnx("event=tls-error step=%s reason=\"%s\"", what, buf);
 	}
-	ERR_clear_error();
+	ssl.ERR_clear_error();
 }
 
 /* Certificate chain and key from the PEM bytes. */
 static int
 tls_ctx_keys(SSL_CTX *ctx)
 {
-	BIO		*bio = BIO_new_mem_buf(tls_cert, (int)tls_cert_len);
+	BIO		*bio = ssl.BIO_new_mem_buf(tls_cert, (int)tls_cert_len);
 	X509		*x;
 	EVP_PKEY	*key;
 	int		 ok;
 
-	if (bio == NULL || (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) ==
-	    NULL || SSL_CTX_use_certificate(ctx, x) != 1) {
-		BIO_free(bio);
+	if (bio == NULL || (x = ssl.PEM_read_bio_X509(bio, NULL, NULL, NULL)) ==
+	    NULL || ssl.SSL_CTX_use_certificate(ctx, x) != 1) {
+		ssl.BIO_free(bio);
 		return -1;
 	}
-	X509_free(x);
-	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-		if (SSL_CTX_add_extra_chain_cert(ctx, x) != 1) {
-			X509_free(x);
-			BIO_free(bio);
+	ssl.X509_free(x);
+	while ((x = ssl.PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		if (ssl.SSL_CTX_ctrl(ctx, SSL_CTRL_EXTRA_CHAIN_CERT, 0, x) != 1) {
+			ssl.X509_free(x);
+			ssl.BIO_free(bio);
 			return -1;
 		}
-	ERR_clear_error();	/* the end of the chain is "no start line" */
-	BIO_free(bio);
-	bio = BIO_new_mem_buf(tls_key, (int)tls_key_len);
-	key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-	ok = key != NULL && SSL_CTX_use_PrivateKey(ctx, key) == 1 &&
-	    SSL_CTX_check_private_key(ctx) == 1;
-	EVP_PKEY_free(key);
-	BIO_free(bio);
+	ssl.ERR_clear_error();	/* the end of the chain is "no start line" */
+	ssl.BIO_free(bio);
+	bio = ssl.BIO_new_mem_buf(tls_key, (int)tls_key_len);
+	key = bio ? ssl.PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	ok = key != NULL && ssl.SSL_CTX_use_PrivateKey(ctx, key) == 1 &&
+	    ssl.SSL_CTX_check_private_key(ctx) == 1;
+	ssl.EVP_PKEY_free(key);
+	ssl.BIO_free(bio);
 	return ok ? 0 : -1;
+}
+
+/* Find every function we use; -1 (logged) if the library is not there. */
+static int
+tls_dl(void)
+{
+	void *fn;
+
+	if (tls_lib != NULL)
+		return 0;
+	if ((tls_lib = dlopen(TLS_LIBSSL, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		log_warnx("event=tls-error reason=\"%s\"", dlerror());
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(tls_syms) / sizeof(tls_syms[0]); i++) {
+		if ((fn = dlsym(tls_lib, tls_syms[i].name)) == NULL) {
+			log_warnx("event=tls-error reason=\"%s: no %s\"",
+			    TLS_LIBSSL, tls_syms[i].name);
+			dlclose(tls_lib);
+			tls_lib = NULL;
+			return -1;
+		}
+		memcpy((char *)&ssl + tls_syms[i].off, &fn, sizeof(fn));
+	}
+	return 0;
 }
 
 static int
@@ -123,19 +206,22 @@ tls_ctx_make(void)
 
 	if (tls_ctx != NULL)
 		return 0;
+	if (tls_dl() == -1)
+		return -1;
 	log_debug("tls: initialised");
-	if ((tls_ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
-	    SSL_CTX_set_min_proto_version(tls_ctx, min) != 1 ||
-	    SSL_CTX_set_cipher_list(tls_ctx, tls_conf->tls_ciphers) != 1 ||
+	if ((tls_ctx = ssl.SSL_CTX_new(ssl.TLS_server_method())) == NULL ||
+	    ssl.SSL_CTX_ctrl(tls_ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, min, NULL) != 1 ||
+	    ssl.SSL_CTX_set_cipher_list(tls_ctx, tls_conf->tls_ciphers) != 1 ||
 	    tls_ctx_keys(tls_ctx) == -1) {
 		tls_log_errors("context");
-		SSL_CTX_free(tls_ctx);
+		ssl.SSL_CTX_free(tls_ctx);
 		tls_ctx = NULL;
 		return -1;
 	}
-	SSL_CTX_set_options(tls_ctx, SSL_OP_NO_COMPRESSION |
+	ssl.SSL_CTX_set_options(tls_ctx, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-	SSL_CTX_set_session_cache_mode(tls_ctx, SSL_SESS_CACHE_OFF);
+	ssl.SSL_CTX_ctrl(tls_ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF,
+	    NULL);
 	return 0;
 }
 
@@ -147,7 +233,7 @@ tls_result(int n, const char *what)
 
 	if (n > 0)
 		return n;
-	switch ((e = SSL_get_error(tls_ssl, n))) {
+	switch ((e = ssl.SSL_get_error(tls_ssl, n))) {
 	case SSL_ERROR_WANT_READ:
 		return IOBUF_WANT_READ;
 	case SSL_ERROR_WANT_WRITE:
@@ -157,7 +243,7 @@ tls_result(int n, const char *what)
 	case SSL_ERROR_SYSCALL:
 		if (errno == EAGAIN || errno == EINTR)
 			return IOBUF_WANT_READ;
-		ERR_clear_error();
+		ssl.ERR_clear_error();
 		return n == 0 && strcmp(what, "read") == 0 ? 0 : -1;
 	default:
 		tls_log_errors(what);
@@ -169,21 +255,21 @@ static ssize_t
 tls_read(void *ctx, void *buf, size_t len)
 {
 	(void)ctx;
-	return tls_result(SSL_read(tls_ssl, buf, (int)len), "read");
+	return tls_result(ssl.SSL_read(tls_ssl, buf, (int)len), "read");
 }
 
 static ssize_t
 tls_write(void *ctx, const void *buf, size_t len)
 {
 	(void)ctx;
-	return tls_result(SSL_write(tls_ssl, buf, (int)len), "write");
+	return tls_result(ssl.SSL_write(tls_ssl, buf, (int)len), "write");
 }
 
 static size_t
 tls_pending(void *ctx)
 {
 	(void)ctx;
-	return (size_t)SSL_pending(tls_ssl);
+	return (size_t)ssl.SSL_pending(tls_ssl);
 }
 
 static const struct iobuf_ops tls_ops = { tls_read, tls_write, tls_pending };
@@ -194,7 +280,7 @@ tls_handshake(struct iobuf *io)
 	ssize_t r;
 
 	for (;;) {
-		r = tls_result(SSL_accept(tls_ssl), "handshake");
+		r = tls_result(ssl.SSL_accept(tls_ssl), "handshake");
 		if (r > 0)
 			return 0;
 		if (r != IOBUF_WANT_READ && r != IOBUF_WANT_WRITE)
@@ -209,25 +295,34 @@ int
 auth_tls_start(struct iobuf *io)
 {
 	if (!auth_tls_offered() || tls_ctx_make() == -1 ||
-	    (tls_ssl = SSL_new(tls_ctx)) == NULL) {
+	    (tls_ssl = ssl.SSL_new(tls_ctx)) == NULL) {
 		tls_log_errors("start");
 		return -1;
 	}
 	fcntl(io->rfd, F_SETFL, fcntl(io->rfd, F_GETFL) | O_NONBLOCK);
 	fcntl(io->wfd, F_SETFL, fcntl(io->wfd, F_GETFL) | O_NONBLOCK);
-	if (SSL_set_rfd(tls_ssl, io->rfd) != 1 ||
-	    SSL_set_wfd(tls_ssl, io->wfd) != 1 || tls_handshake(io) == -1) {
+	if (ssl.SSL_set_rfd(tls_ssl, io->rfd) != 1 ||
+	    ssl.SSL_set_wfd(tls_ssl, io->wfd) != 1 || tls_handshake(io) == -1) {
 		log_warnx("event=tls-error step=handshake reason=\"%s\"",
 		    io->err != IOBUF_OK ? iobuf_strerror(io) : "failed");
 		return -1;
 	}
 	snprintf(tls_summary, sizeof(tls_summary), "%s:%s",
-	    SSL_get_version(tls_ssl), SSL_get_cipher_name(tls_ssl));
+	    ssl.SSL_get_version(tls_ssl), ssl.SSL_CIPHER_get_name(ssl.SSL_get_current_cipher(tls_ssl)));
 	io->ops = &tls_ops;
 	io->ctx = tls_ssl;
-	log_info("event=tls protocol=%s cipher=%s", SSL_get_version(tls_ssl),
-	    SSL_get_cipher_name(tls_ssl));
+	log_info("event=tls protocol=%s cipher=%s", ssl.SSL_get_version(tls_ssl),
+	    ssl.SSL_CIPHER_get_name(ssl.SSL_get_current_cipher(tls_ssl)));
 	return 0;
+}
+
+void
+auth_tls_close(void)
+{
+	if (tls_ssl == NULL)
+		return;
+	(void)ssl.SSL_shutdown(tls_ssl);
+	ssl.ERR_clear_error();
 }
 
 const char *
@@ -239,5 +334,5 @@ auth_tls_summary(void)
 int
 auth_tls_ssf(void)
 {
-	return tls_ssl != NULL ? SSL_get_cipher_bits(tls_ssl, NULL) : 0;
+	return tls_ssl != NULL ? ssl.SSL_CIPHER_get_bits(ssl.SSL_get_current_cipher(tls_ssl), NULL) : 0;
 }

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,7 +331,8 @@ conf_float(const char *v, double *out)
 
 	errno = 0;
 	*out = strtod(v, &end);
-	return end == v || *end != '\0' || errno != 0 ? -1 : 0;
+	return end == v || *end != '\0' || errno != 0 || !isfinite(*out) ?
+	    -1 : 0;
 }
 
 static void
@@ -975,6 +977,8 @@ conf_dump_key(const struct conf *c, const struct conf_key *k, FILE *out)
 		for (int i = 0; i < CONF_H_COUNT; i++) {
 			const struct conf_weight *w = &c->weight[i];
 
+			if (!w->set)
+				continue;	/* a weight line turns the policy on */
 			if (w->off)
 				fprintf(out, "weight %s off\n",
 				    conf_heuristic_names[i]);

@@ -79,6 +79,7 @@ static int			 rbl_result;
 static char			 rbl_reply[512];
 static char			 rbl_hdr[1024];
 static double			 rbl_style_score;
+static int			 rbl_sender_lookups;	/* a domain to ask about */
 
 void
 rbl_init(const struct conf *c)
@@ -109,6 +110,22 @@ rbl_channel_ready(void)
 	}
 	rbl_ready = 1;
 	return 1;
+}
+
+int
+rbl_report(FILE *out)
+{
+	if (rbl_conf->dns_servers[0] == '\0' && !conf_dns_policy(rbl_conf))
+		return 0;
+	if (!rbl_channel_ready()) {
+		fprintf(out, "dns_servers: %s: not usable\n",
+		    rbl_conf->dns_servers);
+		return -1;
+	}
+	fprintf(out, "dns: policy %s, servers %s\n",
+	    conf_dns_policy(rbl_conf) ? "on" : "off",
+	    rbl_conf->dns_servers[0] ? rbl_conf->dns_servers : "from resolv.conf");
+	return 0;
 }
 
 /* Keep the A or AAAA answers of a reply. */
@@ -163,7 +180,9 @@ rbl_txt_answer(struct rbl_query *q, const unsigned char *abuf, int alen)
 	size_t			 n = 0;
 	struct rbl_query	*of = &rbl_q[q->of];
 
-	if (ares_parse_txt_reply(abuf, alen, &txt) != ARES_SUCCESS)
+	/* the list query's slot may have been reused meanwhile */
+	if (strcmp(of->name, q->name) != 0 || of->kind == Q_TXT ||
+	    ares_parse_txt_reply(abuf, alen, &txt) != ARES_SUCCESS)
 		return;
 	/* printable ASCII only, clamped: it ends up in bounces */
 	for (const unsigned char *p = txt->txt; n < txt->length &&
@@ -365,7 +384,9 @@ rbl_start_sender(const char *local, const char *domain)
 	rbl_null_sender = domain == NULL;
 	strlcpy(rbl_local, local ? local : "", sizeof(rbl_local));
 	rbl_batch_start(B_SENDER);
-	if (domain == NULL || domain[0] == '\0' || domain[0] == '[')
+	rbl_sender_lookups = !(domain == NULL || domain[0] == '\0' ||
+	    domain[0] == '[');
+	if (!rbl_sender_lookups)
 		return;
 	rbl_lists(&rbl_conf->rhsbl, Q_RHSBL, B_SENDER, domain);
 	rbl_query(Q_SENDER_MX, B_SENDER, 0, 0, domain);
@@ -393,8 +414,12 @@ rbl_process(int ms)
 		pfd[n].events = (short)((rd ? POLLIN : 0) | (wr ? POLLOUT : 0));
 		n++;
 	}
-	if (n == 0)
+	if (n == 0) {
+		/* nothing to read: let time pass for c-ares' own timers */
+		(void)poll(NULL, 0, ms < 50 ? ms : 50);
+		ares_process_fd(rbl_channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 		return;
+	}
 	if (poll(pfd, (nfds_t)n, ms) <= 0) {
 		ares_process_fd(rbl_channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
 		return;
@@ -516,13 +541,22 @@ rbl_score_lists(struct rbl_score *s, enum rbl_kind kind,
 	}
 }
 
+/* The address family of a query's answers. */
+static int
+rbl_query_family(const struct rbl_query *q)
+{
+	return q->kind == Q_HELO_AAAA || (q->kind == Q_FCRDNS &&
+	    rbl_family == AF_INET6) ? AF_INET6 : AF_INET;
+}
+
 /* Does one of the query's addresses equal the client's? */
 static int
 rbl_has_client(const struct rbl_query *q)
 {
 	unsigned char a[16];
 
-	if (q == NULL || inet_pton(rbl_family, rbl_client, a) != 1)
+	if (q == NULL || rbl_query_family(q) != rbl_family ||
+	    inet_pton(rbl_family, rbl_client, a) != 1)
 		return 0;
 	for (int i = 0; i < q->naddr; i++)
 		if (memcmp(q->addr[i], a, rbl_family == AF_INET ? 4 : 16) == 0)
@@ -563,6 +597,8 @@ rbl_v_helo(enum conf_heuristic h)
 		return strcasecmp(lit + (strncasecmp(lit, "IPv6:", 5) ? 0 : 5),
 		    rbl_client) == 0 ? V_MISS : V_HIT;
 	}
+	if (a == NULL || aaaa == NULL)
+		return V_SKIP;		/* not asked: c-ares failed */
 	if (h == CONF_H_HELO_NO_RESOLVE)
 		return n > 0 ? V_MISS : (rbl_is(a, RQ_ERROR) ||
 		    rbl_is(aaaa, RQ_ERROR) ? V_SKIP : V_HIT);
@@ -694,7 +730,7 @@ rbl_decide(char *reply, size_t size)
 		rbl_wait();
 		rbl_score_lists(&s, Q_DNSBL, &rbl_conf->dnsbl, "DNSBL");
 		rbl_score_lists(&s, Q_DNSWL, &rbl_conf->dnswl, "DNSWL");
-		if (rbl_started[B_SENDER] && !rbl_null_sender)
+		if (rbl_started[B_SENDER] && rbl_sender_lookups)
 			rbl_score_lists(&s, Q_RHSBL, &rbl_conf->rhsbl, "RHSBL");
 		rbl_score_heuristics(&s);
 		if (rbl_style_score != 0)

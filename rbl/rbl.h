@@ -5,6 +5,7 @@
  * rbl_init(conf) notes the configuration; nothing else happens unless the
  * policy is configured (conf_dns_policy()), and c-ares is initialised only
  * then, at the first rbl_start_*.
+ * rbl_report(out) checks dns_servers for -n (0, or -1 when unusable).
  * rbl_start_client(addr, family) starts, at connect, every dnsbl/dnswl
  * query and the PTR lookup (then its forward confirmation);
  * rbl_start_helo(helo) the HELO checks; rbl_start_sender(local, domain)
@@ -30,10 +31,12 @@
 #define SMTPPROXY_RBL_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "conf/conf.h"
 
 void		 rbl_init(const struct conf *);
+int		 rbl_report(FILE *);
 void		 rbl_start_client(const char *, int);
 void		 rbl_start_helo(const char *);
 void		 rbl_start_sender(const char *, const char *);

@@ -84,6 +84,19 @@ static const char *const rbl_dyn_words[] = {
 	"broadband", "modem", "customer", "dip", "pub-ip", "catv", NULL
 };
 
+/* pat in s, not part of a longer number on either side */
+static int
+rbl_has_number(const char *s, const char *pat)
+{
+	size_t len = strlen(pat);
+
+	for (const char *p = s; (p = strstr(p, pat)) != NULL; p++)
+		if ((p == s || !isdigit((unsigned char)p[-1])) &&
+		    !isdigit((unsigned char)p[len]))
+			return 1;
+	return 0;
+}
+
 /* A PTR name made for a dynamic address: it names the address's octets,
  * or a word such as "dsl" or "pool" stands between its dots or dashes. */
 int
@@ -101,10 +114,10 @@ rbl_looks_dialup(const char *name, const char *addr)
 
 		for (int s = 0; s < 2; s++) {
 			snprintf(pat, sizeof(pat), "%u%c%u", a[2], seps[s], a[3]);
-			if (strstr(lower, pat) != NULL)
+			if (rbl_has_number(lower, pat))
 				return 1;
 			snprintf(pat, sizeof(pat), "%u%c%u", a[3], seps[s], a[2]);
-			if (strstr(lower, pat) != NULL)
+			if (rbl_has_number(lower, pat))
 				return 1;
 		}
 	}

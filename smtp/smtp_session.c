@@ -77,6 +77,7 @@ struct smtp_session {
 	const char			*flags;		/* HELO style */
 	char				 delayed[320];	/* delay_reject */
 	int				 tarpit;	/* next delay, s */
+	int				 need_ehlo;	/* after STARTTLS */
 	struct backend			*be;
 	double				 start;
 	const char			*result;
@@ -457,7 +458,7 @@ smtp_check_mail(struct smtp_session *s, const char *arg)
 	struct smtp_params	params;
 	char			reply[512];
 
-	if (s->conf->helo_required && s->helo[0] == '\0') {
+	if ((s->conf->helo_required || s->need_ehlo) && s->helo[0] == '\0') {
 		smtp_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
 		return -1;
 	}
@@ -607,8 +608,7 @@ smtp_check_rcpt(struct smtp_session *s, const char *arg)
 	    smtp_domain_check(s, s->to.domain, s->to.addr, "Recipient",
 	    "5.1.2") == -1)
 		return -1;
-	if (smtp_flag(s, 'X'))
-		rbl_add_style_score(s->conf->helo_style_score);
+	rbl_add_style_score(smtp_flag(s, 'X') ? s->conf->helo_style_score : 0);
 	if (relay_check_rcpt(s->client->addr, s->to.addr, s->login[0] != '\0',
 	    reply, sizeof(reply)) == -1 ||
 	    auth_check_recipient(s->login, s->to.addr, reply,
@@ -858,6 +858,8 @@ smtp_restart(struct smtp_session *s)
 		smtp_backend_close(s, 1);
 	s->helo[0] = '\0';
 	s->esmtp = 0;
+	s->login[0] = '\0';	/* RFC 3207 4.2: forget what came before */
+	s->need_ehlo = 1;
 	auth_sasl_abort();
 	smtp_enter(s, S_CONNECTED);
 }
@@ -1220,6 +1222,7 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 			smtp_command(&s, s.line);
 		}
 	iobuf_flush(&s.io);
+	auth_tls_close();
 	smtp_backend_close(&s, 1);
 	smtp_summary(&s);
 	free(s.line);
