@@ -148,6 +148,7 @@ rbl_parse_addrs(struct rbl_query *q, const unsigned char *abuf, int alen,
 }
 
 static void rbl_query(enum rbl_kind, enum rbl_batch, int, int, const char *);
+static int rbl_query_family(const struct rbl_query *);
 
 /* A list answer: listed, not listed, or an error (never a listing). */
 static void
@@ -245,6 +246,26 @@ rbl_answer(struct rbl_query *q, const unsigned char *abuf, int alen)
 	}
 }
 
+/* " 127.0.0.2 127.0.0.4", a PTR name or a TXT reason, for the trace. */
+static const char *
+rbl_answer_text(const struct rbl_query *q)
+{
+	static char	 buf[512];
+	char		 a[INET6_ADDRSTRLEN];
+	size_t		 n = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < q->naddr && n < sizeof(buf) - 50; i++) {
+		inet_ntop(rbl_query_family(q), q->addr[i], a, sizeof(a));
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, " %s", a);
+	}
+	if (q->kind == Q_PTR && q->state == RQ_FOUND)
+		snprintf(buf, sizeof(buf), " %s", q->name);
+	if (q->kind == Q_TXT && q->of >= 0 && rbl_q[q->of].txt[0])
+		snprintf(buf, sizeof(buf), " \"%s\"", rbl_q[q->of].txt);
+	return buf;
+}
+
 static void
 rbl_callback(void *arg, int status, int timeouts, unsigned char *abuf,
     int alen)
@@ -261,9 +282,9 @@ rbl_callback(void *arg, int status, int timeouts, unsigned char *abuf,
 		q->state = RQ_NONE;
 	else
 		q->state = RQ_ERROR;
-	log_debug("dns: %s: %s%s", q->name, q->state == RQ_FOUND ? "answer" :
+	log_debug("dns: %s: %s%s%s", q->name, q->state == RQ_FOUND ? "answer" :
 	    q->state == RQ_NONE ? "no such name or data" : ares_strerror(status),
-	    q->hit ? " (listed)" : "");
+	    rbl_answer_text(q), q->hit ? " (listed)" : "");
 }
 
 static void

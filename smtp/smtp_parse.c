@@ -4,6 +4,10 @@
  * or address literals, no trailing dot; source routes are accepted and
  * dropped (RFC 5321 4.1.1.3), so only the final address decides.
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +57,29 @@ smtp_domain(const char *p)
 	}
 }
 
+/* The inside of an address literal: an IPv4 address, "IPv6:" and an
+ * IPv6 address, or "tag:text" with tag a letter-digit-hyphen word. */
+static int
+smtp_literal_ok(const char *s, size_t len)
+{
+	char		 buf[128];
+	unsigned char	 a[16];
+	const char	*colon;
+
+	if (len >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if ((colon = strchr(buf, ':')) == NULL)
+		return inet_pton(AF_INET, buf, a) == 1;
+	if (colon - buf == 4 && strncasecmp(buf, "IPv6", 4) == 0)
+		return inet_pton(AF_INET6, colon + 1, a) == 1;
+	for (const char *t = buf; t < colon; t++)
+		if (!isalnum((unsigned char)*t) && *t != '-')
+			return 0;
+	return colon > buf && colon[1] != '\0';
+}
+
 /* "[1.2.3.4]", "[IPv6:...]" or "[tag:text]" (RFC 5321 4.1.3). */
 static const char *
 smtp_literal(const char *p)
@@ -62,7 +89,7 @@ smtp_literal(const char *p)
 	while (*q != ']' && *q != '\0' && *q != '[' && *q != '\\' &&
 	    (unsigned char)*q > 32 && (unsigned char)*q < 127)
 		q++;
-	if (*q != ']' || q == p + 1)
+	if (*q != ']' || !smtp_literal_ok(p + 1, (size_t)(q - p - 1)))
 		return NULL;
 	return q + 1;
 }

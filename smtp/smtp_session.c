@@ -77,7 +77,6 @@ struct smtp_session {
 	const char			*flags;		/* HELO style */
 	char				 delayed[320];	/* delay_reject */
 	int				 tarpit;	/* next delay, s */
-	int				 need_ehlo;	/* after STARTTLS */
 	struct backend			*be;
 	double				 start;
 	const char			*result;
@@ -258,6 +257,7 @@ smtp_helo_style(struct smtp_session *s, const char *helo)
 {
 	const struct conf_style *st = smtp_style_find(s->conf, helo);
 
+	s->delayed[0] = '\0';	/* the HELO name in force decides */
 	s->flags = st != NULL && !st->refuse ? st->flags : s->conf->helo_default;
 	log_debug("helo: %s matches %s%s%s, flags %s", helo,
 	    st ? "pattern " : "no pattern", st ? st->pattern : "",
@@ -269,11 +269,12 @@ smtp_helo_style(struct smtp_session *s, const char *helo)
 	}
 	if (st == NULL || !st->refuse)
 		return 0;
+	/* kept: a client that goes on regardless hears it again at RCPT */
+	snprintf(s->delayed, sizeof(s->delayed), "550 5.7.1 %s", st->text);
 	if (!s->conf->delay_reject) {
-		smtp_reply(s, "550 5.7.1 %s", st->text);
+		smtp_reply(s, "%s", s->delayed);
 		return -1;
 	}
-	snprintf(s->delayed, sizeof(s->delayed), "550 5.7.1 %s", st->text);
 	return 0;
 }
 
@@ -458,7 +459,7 @@ smtp_check_mail(struct smtp_session *s, const char *arg)
 	struct smtp_params	params;
 	char			reply[512];
 
-	if ((s->conf->helo_required || s->need_ehlo) && s->helo[0] == '\0') {
+	if (s->conf->helo_required && s->helo[0] == '\0') {
 		smtp_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
 		return -1;
 	}
@@ -859,7 +860,7 @@ smtp_restart(struct smtp_session *s)
 	s->helo[0] = '\0';
 	s->esmtp = 0;
 	s->login[0] = '\0';	/* RFC 3207 4.2: forget what came before */
-	s->need_ehlo = 1;
+	s->delayed[0] = '\0';
 	auth_sasl_abort();
 	smtp_enter(s, S_CONNECTED);
 }

@@ -83,6 +83,18 @@ assert_took_ms() {
 	assert_took_ms 900 4000
 }
 
+@test "backend that never greets: 451 4.4.1 at MAIL within timeout_backend" {
+	start_sink -W CONNECT:6
+	start_proxy 'timeout_backend 1'
+	T0=$(now_ms)
+	run smtp -t 8 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'QUIT\r\n'
+	T1=$(now_ms)
+	assert_closed
+	assert_codes "220 250 451 221"
+	assert_reply '451 4\.4\.1'
+	assert_took_ms 900 4000
+}
+
 @test "backend slower than timeout_backend at end of data: 451 4.4.1, never 250" {
 	start_sink -W .:6
 	start_proxy 'timeout_backend 1'

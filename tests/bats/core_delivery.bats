@@ -61,6 +61,24 @@ assert_intact() {
 		fail "unexpected body:" "$(od -c "$TMP/body")"
 }
 
+@test "an empty message, and a first line that is a stuffed dot" {
+	start_sink
+	start_proxy
+	run smtp 'EHLO c\r\n' =1 \
+		'MAIL FROM:<empty@test>\r\n' =1 'RCPT TO:<r@test>\r\n' =1 'DATA\r\n' =1 '.\r\n' =1 \
+		'MAIL FROM:<dot@test>\r\n' =1 'RCPT TO:<r@test>\r\n' =1 'DATA\r\n' =1 '..\r\nafter\r\n.\r\n' =1 \
+		'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 250 250 354 250 250 250 354 250 221"
+	settle
+	[[ $(sink_count) == 2 ]] || fail "sink holds $(sink_count) messages"
+	local f
+	f=$(grep -l '^X-Mail-Args: <empty@test>' $(sink_files))
+	[[ -z $(sink_body "$f") ]] || fail "empty message got a body:" "$(sink_body "$f" | od -c)"
+	f=$(grep -l '^X-Mail-Args: <dot@test>' $(sink_files))
+	[[ $(sink_body "$f") == $'.\nafter' ]] || fail "first line:" "$(sink_body "$f" | od -c)"
+}
+
 @test "MAIL parameters SIZE= and BODY=8BITMIME are accepted" {
 	start_sink
 	start_proxy

@@ -107,13 +107,26 @@ version() {
 	assert_reply_count 2 '502 5\.5\.1'
 }
 
-@test "VRFY and EXPN: 252 2.5.0 when enabled" {
+@test "VRFY and EXPN: 252 2.5.0 when enabled and the HELO style has no v/e flag" {
 	start_sink
-	start_proxy 'vrfy yes' 'expn yes'
+	start_proxy 'vrfy yes' 'expn yes' 'helo_default R'
 	run smtp 'EHLO c\r\n' =1 'VRFY root\r\n' =1 'EXPN staff\r\n' =1 'QUIT\r\n'
 	assert_closed
 	assert_codes "220 250 252 252 221"
 	assert_reply_count 2 '252 2\.5\.0'
+}
+
+@test "VRFY and EXPN: enabled, with the v/e flags of the default style: the backend answers" {
+	start_sink
+	start_proxy 'vrfy yes' 'expn yes'
+	run smtp 'EHLO c\r\n' =1 'VRFY root\r\n' =1 'EXPN staff\r\n' =1 \
+		'MAIL FROM:<s@test>\r\n' =1 'VRFY root\r\n' =1 'QUIT\r\n'
+	assert_closed
+	# smtp-sink answers VRFY with 250 and knows no EXPN (500); within a
+	# transaction the proxy answers itself
+	assert_codes "220 250 250 500 250 252 221"
+	assert_reply '500 5\.5\.1 Error: unknown command'
+	assert_reply '252 2\.5\.0'
 }
 
 @test "NOOP, RSET and QUIT: 250 2.0.0, 250 2.0.0, 221 2.0.0, then the summary line" {

@@ -14,11 +14,14 @@ load lib/common
 
 SMUGGLED='MAIL FROM:<evil@x>\r\nRCPT TO:<v@y>\r\nDATA\r\nsmuggled\r\n.\r\n'
 
-# smuggle VARIANT: the session described above; rawsmtp's result in $output
+# smuggle VARIANT: the session described above; rawsmtp's result in $output.
+# BYTEWISE=1 sends the message one byte per write (PREFIX replaces the text
+# before the fake end).
 smuggle() {
+	local how=${BYTEWISE:+~}
 	run smtp 'EHLO client.test\r\n' =1 'MAIL FROM:<sender@test>\r\n' =1 \
 		'RCPT TO:<rcpt@test>\r\n' =1 'DATA\r\n' =1 \
-		"Subject: smuggling\\r\\n\\r\\nhello\\r\\n$1$SMUGGLED" =1 'QUIT\r\n'
+		"$how${PREFIX-Subject: smuggling\\r\\n\\r\\nhello\\r\\n}$1$SMUGGLED" =1 'QUIT\r\n'
 	assert_closed
 }
 
@@ -100,6 +103,12 @@ sink_normalize() {
 @test 'reject: \r\n\0.\r\n (NUL: 550 5.6.0)' { sink_reject '\r\n\0.\r\n' 5.6.0; }
 @test 'reject: \n.\r' { sink_reject '\n.\r' 5.5.2; }
 
+@test 'reject, one byte per write: \n.\r\n' { BYTEWISE=1 sink_reject '\n.\r\n' 5.5.2; }
+@test 'reject, one byte per write: \r.\r\n' { BYTEWISE=1 sink_reject '\r.\r\n' 5.5.2; }
+@test 'reject, one byte per write: \r\n.\n' { BYTEWISE=1 sink_reject '\r\n.\n' 5.5.2; }
+@test 'reject: .\n as the very first bytes of DATA' { PREFIX= sink_reject '.\n' 5.5.2; }
+@test 'reject: .\r as the very first bytes of DATA' { PREFIX= sink_reject '.\r' 5.5.2; }
+
 @test "reject: a bare LF in the middle of a line: 550 5.5.2" {
 	start_sink
 	start_proxy
@@ -122,6 +131,9 @@ sink_normalize() {
 @test 'normalize: \r.\r\n' { sink_normalize '\r.\r\n'; }
 @test 'normalize: \r\n.\r' { sink_normalize '\r\n.\r'; }
 @test 'normalize: \n.\r' { sink_normalize '\n.\r'; }
+
+@test 'normalize, one byte per write: \n.\r\n' { BYTEWISE=1 sink_normalize '\n.\r\n'; }
+@test 'normalize, one byte per write: \r\n.\n' { BYTEWISE=1 sink_normalize '\r\n.\n'; }
 
 @test 'normalize: \r\n\0.\r\n is still refused: NUL gives 550 5.6.0' {
 	start_sink

@@ -103,6 +103,28 @@ wait_port() {
 	wait_until port_listening "$1" "$2"
 }
 
+own_port() {
+	kill -0 "$1" 2>/dev/null || return 2
+	ss -ltnpH "sport = :$2" 2>/dev/null | grep -q "pid=$1,"
+}
+
+# wait_own_port PID PORT: wait until process PID listens on PORT; fails at
+# once if PID died (e.g. another program took the port first)
+wait_own_port() {
+	local i n=$((WAIT_LIMIT * 20)) rc
+	for ((i = 0; i < n; i++)); do
+		own_port "$1" "$2" && return 0
+		rc=$?
+		((rc == 2)) && return 1
+		# the port is someone else's: give up on it
+		if port_listening 127.0.0.1 "$2" && ((i > 10)); then
+			return 1
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
 # free_port: print a TCP port nobody listens on and that this test has not
 # handed out yet.
 free_port() {
@@ -150,9 +172,13 @@ wait_sessions_done() {
 	wait_until no_sessions_running
 }
 
+# backend_idle [PORT]: no connection to the backend's port is open on the
+# backend's side (close-wait counts as open: the backend may not have read
+# the last bytes yet)
 backend_idle() {
 	local port=${1:-${SINK_PORT:-$PF_PORT}}
-	[[ -z $(ss -tnH state established "( sport = :$port )" 2>/dev/null) ]]
+	[[ -z $(ss -tnH state syn-recv state established state close-wait \
+		"( sport = :$port )" 2>/dev/null) ]]
 }
 
 # wait_backend_idle [PORT]: wait until the backend has no open connection,
@@ -172,13 +198,19 @@ settle() {
 # start_sink [smtp-sink options...]: smtp-sink on 127.0.0.1:SINK_PORT; each
 # complete message lands in its own file $TMP/sink/msg.*.
 start_sink() {
-	SINK_PORT=$(free_port) || return 1
+	local try
 	mkdir -m 1777 -p "$TMP/sink"
-	smtp-sink -u nobody -d "$TMP/sink/msg." "$@" "127.0.0.1:$SINK_PORT" 64 \
-		>"$TMP/sink.out" 2>&1 &
-	SINK_PID=$!
-	BACKEND=127.0.0.1:$SINK_PORT
-	wait_port 127.0.0.1 "$SINK_PORT" || { cat "$TMP/sink.out" >&2; return 1; }
+	for try in 1 2 3; do
+		SINK_PORT=$(free_port) || return 1
+		smtp-sink -u nobody -d "$TMP/sink/msg." "$@" "127.0.0.1:$SINK_PORT" 64 \
+			>"$TMP/sink.out" 2>&1 &
+		SINK_PID=$!
+		BACKEND=127.0.0.1:$SINK_PORT
+		wait_own_port "$SINK_PID" "$SINK_PORT" && return 0
+		stop_pid "$SINK_PID"
+	done
+	cat "$TMP/sink.out" >&2
+	fail "smtp-sink did not start"
 }
 
 # start_sink_unix [options...]: the same on a UNIX-domain socket
@@ -262,14 +294,18 @@ start_proxy() {
 	chmod 644 "$conf"
 	touch "$TMP/smtpproxy.log"
 	chmod 666 "$TMP/smtpproxy.log"
-	write_xinetd_conf
-	xinetd -dontfork -f "$TMP/xinetd.conf" -filelog "$TMP/xinetd.log" \
-		-pidfile "$TMP/xinetd.pid" >"$TMP/xinetd.out" 2>&1 &
-	XINETD_PID=$!
-	wait_port "$PROXY_HOST" "$PROXY_PORT" || {
-		cat "$TMP/xinetd.out" "$TMP/xinetd.log" >&2 2>/dev/null
-		return 1
-	}
+	local try
+	for try in 1 2 3; do
+		write_xinetd_conf || return 1
+		xinetd -dontfork -f "$TMP/xinetd.conf" -filelog "$TMP/xinetd.log" \
+			-pidfile "$TMP/xinetd.pid" >"$TMP/xinetd.out" 2>&1 &
+		XINETD_PID=$!
+		wait_own_port "$XINETD_PID" "$PROXY_PORT" && return 0
+		stop_pid "$XINETD_PID"
+		XINETD_PID=
+	done
+	cat "$TMP/xinetd.out" "$TMP/xinetd.log" >&2 2>/dev/null
+	fail "xinetd did not start"
 }
 
 write_xinetd_conf() {
@@ -461,6 +497,9 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 dump      unix  -       n       n       -       -       pipe
   user=nobody argv=$PF_DIR/deliver \${queue_id}
 EOF
+	# Postfix waits until a config file is older than a second or two
+	# before it trusts it: date them back
+	touch -d '-1 minute' "$etc/main.cf" "$etc/master.cf"
 	BACKEND=127.0.0.1:$PF_PORT
 	# "postfix start" spends seconds in its own checks: create the queue
 	# with "postfix check" and start master(8) directly instead
@@ -549,16 +588,18 @@ pid_gone() {
 	[[ $st == Z* ]]
 }
 
+# stop_pid PID: TERM, up to 5 s to go, then KILL; reaps our own children.
+# Never fails (it runs in teardown, under errexit).
 stop_pid() {
 	local pid=$1 i
 	[[ -n $pid ]] || return 0
-	kill "$pid" 2>/dev/null || return 0
+	kill "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
 	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
+		pid_gone "$pid" && break
 		sleep 0.05
 	done
-	kill -9 "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 	return 0
 }
 
@@ -568,7 +609,7 @@ common_teardown() {
 		if ! wait_until no_sessions_running 2>/dev/null; then
 			kids=$(pgrep -P "$XINETD_PID" | tr '\n' ' ')
 			echo "smtpproxy session(s) still running after the test: $kids" >&2
-			ps -o pid,etime,args -p "${kids// /,}" >&2 2>/dev/null
+			ps -o pid,etime,args -p "${kids// /,}" >&2 2>/dev/null || true
 			# shellcheck disable=SC2086
 			kill -9 $kids 2>/dev/null || true
 			rc=1
@@ -578,7 +619,7 @@ common_teardown() {
 	fi
 	stop_pid "$SINK_PID"
 	SINK_PID=
-	stop_postfix
+	stop_postfix || true
 	for f in "$TMP"/san/*; do
 		[[ -e $f ]] || continue
 		echo "--- sanitizer report $f:" >&2

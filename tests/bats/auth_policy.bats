@@ -1,0 +1,196 @@
+#!/usr/bin/env bats
+# auth_policy: what a login allows (kolab_smtpdpolicy's rules): MSA mode,
+# sender_logins (who may use which sender address), restricted_recipients
+# (lists only logged-in users, or some of them, may write to), and the
+# login handed to a real Postfix backend with XCLIENT LOGIN=.
+
+load lib/common
+load lib/auth
+
+setup() {
+	common_setup
+	make_cert
+	make_sasldb
+	printf '%s\n' '# address or @domain -> logins' \
+		'alice@example.test alice' 'bob@example.test bob' \
+		'@shared.test alice,bob' >"$TMP/senders.txt"
+	mk -t senders "$TMP/senders.txt" "$TMP/senders.cdb"
+	printf '%s\n' 'staff@local.test authenticated' 'board@local.test alice,carol' \
+		>"$TMP/rcpts.txt"
+	mk -t recipients "$TMP/rcpts.txt" "$TMP/rcpts.cdb"
+	printf 'local.test\n' >"$TMP/domains.txt"
+	mk -t domains "$TMP/domains.txt" "$TMP/domains.cdb"
+	printf '127.0.0.2 OK\n' >"$TMP/nets.txt"
+	mk -t networks "$TMP/nets.txt" "$TMP/nets.cdb"
+}
+
+# mail_as LOGIN PASSWORD ADDRESS...: in TLS, log in (unless LOGIN is -),
+# then one MAIL per ADDRESS (each followed by RSET)
+mail_as() {
+	local login=$1 pw=$2 a items=()
+	shift 2
+	[[ $login == - ]] || items+=("$(auth_plain "$login" "$pw")" =1)
+	for a in "$@"; do
+		items+=("MAIL FROM:<$a>\\r\\n" =1 'RSET\r\n' =1)
+	done
+	run in_tls "${items[@]}" 'QUIT\r\n' =1
+	[[ $status == 0 ]] || fail "tlssmtp status $status" "$output"
+}
+
+# rcpt_as LOGIN PASSWORD RCPT...: in TLS, log in (unless -), MAIL, RCPTs
+rcpt_as() {
+	local login=$1 pw=$2 r items=()
+	shift 2
+	[[ $login == - ]] || items+=("$(auth_plain "$login" "$pw")" =1)
+	items+=('MAIL FROM:<>\r\n' =1)
+	for r in "$@"; do
+		items+=("RCPT TO:<$r>\\r\\n" =1)
+	done
+	run in_tls "${items[@]}" 'QUIT\r\n' =1
+	[[ $status == 0 ]] || fail "tlssmtp status $status" "$output"
+}
+
+# ------------------------------------------------------------------ MSA
+
+@test "msa yes: MAIL without AUTH is 530 5.7.0, after AUTH it goes through" {
+	NO_RELAYCLIENT=1 start_sink
+	NO_RELAYCLIENT=1 start_auth_proxy 'msa yes' "relay_clients cdb:$TMP/nets.cdb"
+	run in_tls -b 127.0.0.3 'MAIL FROM:<s@remote.test>\r\n' =1 \
+		"$(auth_plain alice "$ALICE_PW")" =1 'MAIL FROM:<s@remote.test>\r\n' =1 \
+		'RCPT TO:<r@remote.test>\r\n' =1 'QUIT\r\n' =1
+	[[ $status == 0 ]] || fail "tlssmtp status $status" "$output"
+	assert_codes "220 250 220 250 530 235 250 250 221"
+	assert_reply '530 5\.7\.0 Authentication required$'
+	assert_log 'event=reject client=127\.0\.0\.3 cmd=MAIL reply="530 5\.7\.0 Authentication required"'
+	# CRAM-MD5 before TLS is a login too
+	run tlssmtp -b 127.0.0.3 'EHLO client.test\r\n' =1 'MAIL FROM:<s@remote.test>\r\n' =1 \
+		'AUTH CRAM-MD5\r\n' =1 "@CRAM:bob:$BOB_PW" =1 'MAIL FROM:<s@remote.test>\r\n' =1 \
+		'QUIT\r\n' =1
+	assert_codes "220 250 530 334 235 250 221"
+}
+
+@test "msa yes: a relay_clients client is exempt; -o msa=yes turns a port into an MSA" {
+	NO_RELAYCLIENT=1 start_sink
+	NO_RELAYCLIENT=1 PROXY_ARGS='-o msa=yes' start_auth_proxy "relay_clients cdb:$TMP/nets.cdb"
+	run smtp -b 127.0.0.2 'EHLO client.test\r\n' =1 'MAIL FROM:<s@remote.test>\r\n' =1 \
+		'RCPT TO:<r@remote.test>\r\n' =1 'QUIT\r\n'
+	assert_codes "220 250 250 250 221"
+	run smtp -b 127.0.0.3 'EHLO client.test\r\n' =1 'MAIL FROM:<s@remote.test>\r\n' =1 'QUIT\r\n'
+	assert_codes "220 250 530 221"
+	assert_reply '530 5\.7\.0 Authentication required$'
+}
+
+# ------------------------------------------------------- sender_logins
+
+@test "sender_logins: a user may use own addresses (exact, @domain, any case), not others' (553 5.7.1)" {
+	start_sink
+	start_auth_proxy "sender_logins cdb:$TMP/senders.cdb"
+	mail_as alice "$ALICE_PW" alice@example.test Alice@Example.TEST anyone@shared.test \
+		bob@example.test stranger@other.test ''
+	assert_codes "220 250 220 250 235 250 250 250 250 250 250 553 250 553 250 250 250 221"
+	assert_reply '553 5\.7\.1 <bob@example\.test>: Sender address not owned by user alice$'
+	assert_reply '553 5\.7\.1 <stranger@other\.test>: Sender address not owned by user alice$'
+	assert_log 'event=reject client=127\.0\.0\.1 cmd=MAIL reply="553 5\.7\.1 <bob@example\.test>: Sender address not owned by user alice"'
+	mail_as bob "$BOB_PW" bob@example.test anyone@shared.test alice@example.test
+	assert_codes "220 250 220 250 235 250 250 250 250 553 250 221"
+	# carol owns nothing
+	mail_as carol "$CAROL_PW" carol@example.test
+	assert_codes "220 250 220 250 235 553 250 221"
+}
+
+@test "sender_logins strict: a stranger may not use an owned address (553 5.7.1), an unowned one is fine" {
+	start_sink
+	start_auth_proxy "sender_logins cdb:$TMP/senders.cdb"
+	mail_as - - alice@example.test ALICE@EXAMPLE.TEST x@shared.test stranger@other.test ''
+	assert_codes "220 250 220 250 553 250 553 250 553 250 250 250 250 250 221"
+	assert_reply '553 5\.7\.1 <alice@example\.test>: Sender address belongs to a user: authenticate first$'
+	assert_log 'event=reject client=127\.0\.0\.1 cmd=MAIL reply="553 5\.7\.1 <x@shared\.test>: '
+	# the same in plaintext, as port 25 sees it
+	run smtp 'EHLO client.test\r\n' =1 'MAIL FROM:<bob@example.test>\r\n' =1 'QUIT\r\n'
+	assert_codes "220 250 553 221"
+}
+
+@test "sender_login_match authenticated: strangers may use owned addresses, users still only theirs" {
+	start_sink
+	start_auth_proxy "sender_logins cdb:$TMP/senders.cdb" 'sender_login_match authenticated'
+	mail_as - - alice@example.test x@shared.test stranger@other.test
+	assert_codes "220 250 220 250 250 250 250 250 250 250 221"
+	mail_as alice "$ALICE_PW" bob@example.test alice@example.test
+	assert_codes "220 250 220 250 235 553 250 250 250 221"
+}
+
+@test "sender_logins: a missing table is 451 4.3.0, never an accept" {
+	start_sink
+	start_auth_proxy "sender_logins cdb:$TMP/missing.cdb"
+	mail_as alice "$ALICE_PW" alice@example.test
+	assert_codes "220 250 220 250 235 451 250 221"
+	assert_reply '451 4\.3\.0 '
+	mail_as - - stranger@other.test
+	assert_codes "220 250 220 250 451 250 221"
+	assert_log "event=table-error table=cdb:$TMP/missing\\.cdb"
+}
+
+# ----------------------------------------------- restricted_recipients
+
+@test "restricted_recipients authenticated: strangers get 550 5.7.1, logged-in users pass" {
+	NO_RELAYCLIENT=1 start_sink
+	NO_RELAYCLIENT=1 start_auth_proxy "restricted_recipients cdb:$TMP/rcpts.cdb" \
+		"local_domains cdb:$TMP/domains.cdb"
+	rcpt_as - - staff@local.test STAFF@local.test user@local.test
+	assert_codes "220 250 220 250 250 550 550 250 221"
+	assert_reply '550 5\.7\.1 <staff@local\.test>: Recipient restricted to authenticated users$'
+	assert_log 'event=reject client=127\.0\.0\.1 cmd=RCPT reply="550 5\.7\.1 <staff@local\.test>: Recipient restricted to authenticated users"'
+	rcpt_as bob "$BOB_PW" staff@local.test user@local.test
+	assert_codes "220 250 220 250 235 250 250 250 221"
+}
+
+@test "restricted_recipients with logins: only those logins may write" {
+	NO_RELAYCLIENT=1 start_sink
+	NO_RELAYCLIENT=1 start_auth_proxy "restricted_recipients cdb:$TMP/rcpts.cdb" \
+		"local_domains cdb:$TMP/domains.cdb" "relay_clients cdb:$TMP/nets.cdb"
+	rcpt_as alice "$ALICE_PW" board@local.test
+	assert_codes "220 250 220 250 235 250 250 221"
+	rcpt_as carol "$CAROL_PW" board@local.test
+	assert_codes "220 250 220 250 235 250 250 221"
+	rcpt_as bob "$BOB_PW" board@local.test staff@local.test
+	assert_codes "220 250 220 250 235 250 550 250 221"
+	assert_reply '550 5\.7\.1 <board@local\.test>: Recipient restricted to some users$'
+	rcpt_as - - board@local.test
+	assert_codes "220 250 220 250 250 550 221"
+	# a client that may relay (relay_clients) is no login either
+	run in_tls -b 127.0.0.2 'MAIL FROM:<>\r\n' =1 'RCPT TO:<board@local.test>\r\n' =1 \
+		'RCPT TO:<staff@local.test>\r\n' =1 'RCPT TO:<r@remote.test>\r\n' =1 'QUIT\r\n' =1
+	assert_codes "220 250 220 250 250 550 550 250 221"
+}
+
+# --------------------------------------------------------------- Postfix
+
+@test "the login reaches a real Postfix through XCLIENT LOGIN= (sasl_username, ESMTPA)" {
+	start_postfix
+	start_auth_proxy
+	swaks_proxy --local-interface 127.0.0.2 --tls --auth PLAIN --auth-user alice \
+		--auth-password "$ALICE_PW" --body 'authenticated body'
+	[[ $status == 0 ]] || fail "swaks status $status" "$output"
+	local qid
+	qid=$(plain | sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' | head -n 1)
+	[[ -n $qid ]] || fail "no queue id:" "$output"
+	pf_settle
+	pf_wait_count 1
+	grep -Eq "postfix/smtpd\[[0-9]+\]: $qid: client=[^ ]*\[127\.0\.0\.2\], sasl_method=XCLIENT, sasl_username=alice$" \
+		"$TMP/postfix.log" || fail "Postfix log:" "$(grep "$qid" "$TMP/postfix.log")"
+	grep -Eq "^	by backend\.test \(Postfix\) with ESMTPA id $qid" "$PF_DIR/mail/$qid.eml" ||
+		fail "Received header:" "$(head -3 "$PF_DIR/mail/$qid.eml")"
+	grep -qx 'authenticated body' "$PF_DIR/mail/$qid.eml"
+	assert_log 'event=summary client=127\.0\.0\.2 .*login=alice .*accepted=1 '
+
+	# an unauthenticated session: no login at Postfix
+	swaks_proxy --local-interface 127.0.0.3 --tls --body 'anonymous body'
+	[[ $status == 0 ]] || fail "swaks status $status" "$output"
+	qid=$(plain | sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' | head -n 1)
+	pf_settle
+	pf_wait_count 2
+	grep -Eq "$qid: client=[^ ]*\[127\.0\.0\.3\]$" "$TMP/postfix.log" ||
+		fail "Postfix log:" "$(grep "$qid" "$TMP/postfix.log")"
+	grep -Eq "with ESMTP id $qid" "$PF_DIR/mail/$qid.eml" ||
+		fail "Received header:" "$(head -3 "$PF_DIR/mail/$qid.eml")"
+}

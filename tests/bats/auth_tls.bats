@@ -1,0 +1,240 @@
+#!/usr/bin/env bats
+# auth_tls: STARTTLS and implicit TLS with OpenSSL, against real clients
+# (swaks, openssl s_client, a Python ssl client) and certificates made by
+# openssl req in the test's directory.
+
+load lib/common
+load lib/auth
+
+setup() {
+	common_setup
+	make_cert
+	make_sasldb
+	start_sink
+}
+
+# after_tls: what the server sent after the handshake (tlssmtp output)
+after_tls() {
+	plain | sed -n '/^# tls /,$p'
+}
+
+before_tls() {
+	plain | sed '/^# tls /,$d'
+}
+
+# t_conf [lines]: config for -T runs (backend, log file, TLS, SASL)
+t_conf() {
+	write_conf "backend $BACKEND" "log_file $TMP/smtpproxy.log" \
+		"hostname proxy.test" "$@"
+}
+
+@test "STARTTLS is offered only when both tls_cert_file and tls_key_file are set" {
+	local c=$TMP/tls/cert.pem k=$TMP/tls/key.pem
+	for conf in "" "tls_cert_file $c" "tls_key_file $k"; do
+		t_conf ${conf:+"$conf"}
+		run proxy_env "$SMTPPROXY_BIN" -f "$TMP/smtpproxy.conf" -T '[192.0.2.7]' \
+			< <(printf 'EHLO client.test\r\nSTARTTLS\r\nQUIT\r\n')
+		[[ $status == 0 ]] || fail "exit $status ($conf)" "$output"
+		assert_codes "220 250 502 221"
+		refute_reply '250-STARTTLS'
+		assert_reply '502 5\.5\.1 '
+	done
+	t_conf "tls_cert_file $c" "tls_key_file $k"
+	run proxy_env "$SMTPPROXY_BIN" -f "$TMP/smtpproxy.conf" -T '[192.0.2.7]' \
+		< <(printf 'EHLO client.test\r\nQUIT\r\n')
+	assert_codes "220 250 221"
+	assert_reply '250-STARTTLS$'
+}
+
+@test "STARTTLS: 220 2.0.0, TLS, then EHLO shows AUTH and no STARTTLS; summary names the cipher" {
+	start_auth_proxy
+	run tlssmtp 'EHLO before.tls\r\n' =1 'STARTTLS\r\n' =1 @TLS \
+		'EHLO after.tls\r\n' =1 'QUIT\r\n' =1
+	[[ $status == 0 ]] || fail "tlssmtp status $status" "$output"
+	assert_codes "220 250 220 250 221"
+	assert_reply '220 2\.0\.0 Ready to start TLS$'
+	before_tls | grep -qx '250-STARTTLS' || fail "STARTTLS not offered" "$output"
+	before_tls | grep -qx '250-AUTH CRAM-MD5' || fail "before TLS: only CRAM-MD5" "$output"
+	after_tls | grep -q STARTTLS && fail "STARTTLS offered again inside TLS" "$output"
+	after_tls | grep -qx '250-AUTH PLAIN LOGIN CRAM-MD5' || fail "after TLS: all mechanisms" "$output"
+	assert_log 'event=tls protocol=TLSv1\.3 cipher=TLS_'
+	assert_log 'event=summary client=127\.0\.0\.1 helo=after\.tls tls=TLSv1\.3:TLS_[A-Z0-9_]+ login=- .*result=quit'
+}
+
+@test "STARTTLS with an argument is 501, inside TLS 503, during a transaction 503" {
+	start_auth_proxy
+	run tlssmtp 'EHLO client.test\r\n' =1 'STARTTLS now\r\n' =1 \
+		'MAIL FROM:<s@remote.test>\r\n' =1 'STARTTLS\r\n' =1 'RSET\r\n' =1 \
+		'STARTTLS\r\n' =1 @TLS 'EHLO client.test\r\n' =1 'STARTTLS\r\n' =1 \
+		'QUIT\r\n' =1
+	[[ $status == 0 ]] || fail "tlssmtp status $status" "$output"
+	assert_codes "220 250 501 250 503 250 220 250 503 221"
+	assert_reply '501 5\.5\.4 '
+	after_tls | grep -Eq '^503 5\.5\.1 .*TLS already active' || fail "inside TLS" "$output"
+}
+
+@test "after TLS the earlier EHLO is forgotten and a new one required: MAIL first is 503 5.5.1" {
+	# RFC 3207 4.2: the session is reset to its initial state, the server
+	# forgets the EHLO argument, and the client must EHLO again
+	start_auth_proxy
+	run tlssmtp 'EHLO before.tls\r\n' =1 'STARTTLS\r\n' =1 @TLS \
+		'MAIL FROM:<s@remote.test>\r\n' =1 'EHLO after.tls\r\n' =1 \
+		'MAIL FROM:<s@remote.test>\r\n' =1 'QUIT\r\n' =1
+	[[ $status == 0 ]] || fail "tlssmtp status $status" "$output"
+	assert_codes "220 250 220 503 250 250 221"
+	after_tls | grep -q '^503 5\.5\.1 ' || fail "503 inside TLS" "$output"
+	assert_log 'event=reject client=127\.0\.0\.1 cmd=MAIL reply="503 5\.5\.1 '
+	assert_log 'event=summary client=127\.0\.0\.1 helo=after\.tls tls=TLSv1\.3:.* from=<s@remote\.test> '
+	refute_log 'helo=before\.tls'
+	# a HELO after TLS does as well
+	run tlssmtp 'EHLO before.tls\r\n' =1 'STARTTLS\r\n' =1 @TLS \
+		'HELO after.tls\r\n' =1 'MAIL FROM:<s@remote.test>\r\n' =1 'QUIT\r\n' =1
+	assert_codes "220 250 220 250 250 221"
+}
+
+@test "after TLS a login obtained before TLS is forgotten (RFC 3207 4.2)" {
+	# CRAM-MD5 is allowed before TLS; STARTTLS afterwards must either be
+	# refused or start an unauthenticated session
+	NO_RELAYCLIENT=1 start_auth_proxy
+	run tlssmtp 'EHLO client.test\r\n' =1 'AUTH CRAM-MD5\r\n' =1 "@CRAM:alice:$ALICE_PW" =1 \
+		'STARTTLS\r\n' =1 @TLS 'EHLO client.test\r\n' =1 \
+		'MAIL FROM:<s@remote.test>\r\n' =1 'RCPT TO:<r@remote.test>\r\n' =1 \
+		'QUIT\r\n' =1
+	[[ $status == 0 ]] || fail "tlssmtp status $status" "$output"
+	assert_codes "220 250 334 235 220 250 250 554 221"
+	after_tls | grep -q '^250-AUTH ' || fail "AUTH not offered again after TLS" "$output"
+	assert_log 'event=summary .* tls=TLSv1\.3:.* login=- '
+}
+
+@test "CVE-2011-0411: plaintext pipelined after STARTTLS is never answered (rawsmtp)" {
+	start_auth_proxy
+	# the RSET rides in the same segment as STARTTLS; after the 220 the
+	# server must drop it and wait for a ClientHello; we then close our
+	# side: the server may answer with a TLS alert, never with SMTP
+	smtp -t 5 'EHLO client.test\r\n' =1 'STARTTLS\r\nRSET\r\n' =1 +300 . >"$TMP/raw.out"
+	run python3 - "$TMP/raw.out" <<'PY'
+import sys
+d = open(sys.argv[1], "rb").read()
+mark = b"220 2.0.0 Ready to start TLS\r\n"
+if mark not in d:
+    sys.exit("no 220 for STARTTLS: %r" % d)
+pre, rest = d.split(mark, 1)
+print("plaintext replies before TLS:", pre.count(b"\r\n"))
+if rest and rest[0] != 0x15:    # only a TLS alert record may follow
+    sys.exit("after the 220: %r" % rest)
+PY
+	[[ $status == 0 ]] || fail "$output"
+	output=$(cat "$TMP/raw.out" | tr -d '\000')
+	assert_codes "220 250 220"
+	# the server waited for TLS until our EOF: the RSET never reached the
+	# TLS layer either (that would be "wrong version number")
+	assert_log 'event=tls-error step=handshake reason=".*unexpected eof'
+	assert_log 'event=summary .* result=tls-failed'
+	refute_log 'wrong version number'
+}
+
+@test "CVE-2011-0411: a MAIL pipelined after STARTTLS is discarded, not run inside TLS" {
+	start_auth_proxy
+	run tlssmtp 'EHLO client.test\r\n' =1 'STARTTLS\r\nMAIL FROM:<evil@remote.test>\r\n' =1 \
+		@TLS 'EHLO client.test\r\n' =1 'RCPT TO:<rcpt@remote.test>\r\n' =1 'QUIT\r\n' =1
+	[[ $status == 0 ]] || fail "tlssmtp status $status" "$output"
+	assert_codes "220 250 220 250 503 221"
+	plain | grep -q '^# plaintext after' && fail "plaintext reply after the 220" "$output"
+	after_tls | grep -q '^503 5\.5\.1 ' || fail "RCPT without MAIL" "$output"
+	assert_log 'event=summary .* from=- rcpts=0 '
+	refute_log 'evil@remote\.test'
+}
+
+@test "tls_required: MAIL before STARTTLS is 530 5.7.0, after it the mail goes through" {
+	start_auth_proxy 'tls_required yes'
+	run tlssmtp 'EHLO client.test\r\n' =1 'MAIL FROM:<s@remote.test>\r\n' =1 \
+		'STARTTLS\r\n' =1 @TLS 'EHLO client.test\r\n' =1 \
+		'MAIL FROM:<s@remote.test>\r\n' =1 'RCPT TO:<r@remote.test>\r\n' =1 \
+		'QUIT\r\n' =1
+	[[ $status == 0 ]] || fail "tlssmtp status $status" "$output"
+	assert_codes "220 250 530 220 250 250 250 221"
+	assert_reply '530 5\.7\.0 Must issue a STARTTLS command first$'
+	assert_log 'event=reject client=127\.0\.0\.1 cmd=MAIL reply="530 5\.7\.0 Must issue a STARTTLS command first"'
+	# and a real client delivers a message over STARTTLS
+	swaks_proxy --tls
+	[[ $status == 0 ]] || fail "swaks status $status" "$output"
+	settle
+	[[ $(sink_count) == 1 ]] || fail "sink has $(sink_count) messages"
+	assert_log 'event=accepted client=127\.0\.0\.1 from=<sender@remote\.test> rcpts=1'
+}
+
+@test "tls_wrapper yes: TLS from the first byte (swaks --tlsc), no STARTTLS offered" {
+	PROXY_ARGS='-o tls_wrapper=yes' start_auth_proxy
+	swaks_proxy --tlsc --auth PLAIN --auth-user alice --auth-password "$ALICE_PW"
+	[[ $status == 0 ]] || fail "swaks status $status" "$output"
+	assert_swaks_codes "220 250 235 250 250 354 250 221"
+	plain | grep -q 'STARTTLS' && fail "STARTTLS offered on an implicit TLS port" "$output"
+	plain | grep -q '^<~  250-AUTH PLAIN LOGIN CRAM-MD5$' || fail "mechanisms" "$output"
+	settle
+	[[ $(sink_count) == 1 ]] || fail "sink has $(sink_count) messages"
+	assert_log 'event=summary client=127\.0\.0\.1 helo=client\.test tls=TLSv1\.3:TLS_[A-Z0-9_]+ login=alice .*accepted=1 result=quit'
+	# a plaintext client gets no greeting at all, and is closed
+	run smtp -G -t 5 'EHLO client.test\r\n'
+	assert_closed
+	# nothing in plaintext (at most a TLS alert)
+	plain | grep -aqE '^[0-9]{3}' && fail "plaintext answer on the TLS port:" "$output"
+	assert_log 'event=summary .* result=tls-failed'
+}
+
+@test "the whole certificate chain is served (s_client -showcerts: leaf and CA) and verifies" {
+	make_chain
+	start_proxy "tls_cert_file $TMP/tls/chain.pem" "tls_key_file $TMP/tls/leaf.key"
+	run s_client_raw -showcerts -CAfile "$TMP/tls/ca.pem" -verify_return_error \
+		<<<$'EHLO client.test\r\nQUIT\r'
+	[[ $(plain | grep -c -- '-----BEGIN CERTIFICATE-----') == 2 ]] ||
+		fail "expected 2 certificates" "$output"
+	plain | grep -Eq '^ *0 s: ?CN ?= ?proxy\.test' || fail "leaf first" "$output"
+	plain | grep -Eq '^ *1 s: ?CN ?= ?Test CA' || fail "CA second" "$output"
+	plain | grep -q 'Verify return code: 0 (ok)' || fail "chain does not verify" "$output"
+	plain | grep -q '^221 2\.0\.0 ' || fail "no session" "$output"
+	assert_log 'event=summary .* tls=TLSv1\.3:.*result=quit'
+}
+
+@test "TLS 1.2 and TLS 1.3 clients both get through" {
+	start_auth_proxy
+	run tlssmtp 'EHLO client.test\r\n' =1 'STARTTLS\r\n' =1 @TLS1.2 \
+		'EHLO client.test\r\n' =1 'QUIT\r\n' =1
+	[[ $status == 0 ]] || fail "tlssmtp status $status" "$output"
+	assert_reply '# tls TLSv1\.2 ECDHE-'
+	assert_codes "220 250 220 250 221"
+	assert_log 'event=tls protocol=TLSv1\.2 cipher=ECDHE-'
+	run s_client -tls1_3 <<<$'EHLO client.test\r\nQUIT\r'
+	plain | grep -q '^221 2\.0\.0 ' || fail "s_client -tls1_3" "$output"
+	assert_log 'event=tls protocol=TLSv1\.3 cipher=TLS_'
+	run s_client -tls1_2 <<<$'EHLO client.test\r\nQUIT\r'
+	plain | grep -q '^221 2\.0\.0 ' || fail "s_client -tls1_2" "$output"
+	wait_log_count 2 'event=tls protocol=TLSv1\.2 '
+}
+
+@test "tls_protocols TLSv1.3 refuses a TLS 1.2-only client, accepts TLS 1.3" {
+	start_auth_proxy 'tls_protocols TLSv1.3'
+	run s_client -tls1_2 <<<$'EHLO client.test\r\nQUIT\r'
+	plain | grep -q '^221 ' && fail "TLS 1.2 session went through" "$output"
+	assert_log 'event=tls-error step=handshake'
+	assert_log 'event=summary .* tls=no .*result=tls-failed'
+	run s_client -tls1_3 <<<$'EHLO client.test\r\nQUIT\r'
+	plain | grep -q '^221 2\.0\.0 ' || fail "s_client -tls1_3" "$output"
+	assert_log 'event=summary .* tls=TLSv1\.3:.*result=quit'
+}
+
+@test "tls_ciphers picks the TLS 1.2 cipher" {
+	start_auth_proxy 'tls_ciphers ECDHE-RSA-AES128-GCM-SHA256'
+	run tlssmtp 'EHLO client.test\r\n' =1 'STARTTLS\r\n' =1 @TLS1.2 'QUIT\r\n' =1
+	[[ $status == 0 ]] || fail "tlssmtp status $status" "$output"
+	assert_reply '# tls TLSv1\.2 ECDHE-RSA-AES128-GCM-SHA256$'
+	assert_log 'event=summary .* tls=TLSv1\.2:ECDHE-RSA-AES128-GCM-SHA256 '
+}
+
+@test "QUIT inside TLS ends with a TLS close_notify, not a bare TCP close" {
+	start_auth_proxy
+	run tlssmtp 'EHLO client.test\r\n' =1 'STARTTLS\r\n' =1 @TLS 'QUIT\r\n' =1
+	[[ $status == 0 ]] || fail "tlssmtp status $status" "$output"
+	assert_codes "220 250 220 221"
+	plain | grep -q '^# closed ' && fail "no close_notify (RFC 8446 6.1):" "$output"
+	true
+}

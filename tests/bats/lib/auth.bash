@@ -1,0 +1,346 @@
+# auth.bash: helpers of the tests/bats/auth_*.bats files (STARTTLS, AUTH,
+# sender and list policy). Load after lib/common.
+#
+#   make_cert                 self-signed key and certificate for proxy.test:
+#                             $TMP/tls/key.pem, $TMP/tls/cert.pem
+#   make_chain                a CA and a leaf signed by it: $TMP/tls/leaf.key,
+#                             $TMP/tls/chain.pem (leaf first, then the CA)
+#   make_sasldb               libsasl2's $TMP/sasl/smtpproxy.conf and a sasldb
+#                             with alice, bob and carol (realm proxy.test)
+#   tls_conf, sasl_conf       the smtpproxy.conf lines that use them
+#   swaks_proxy [options]     swaks against the proxy (run); output in $output
+#   swaks_codes               the codes of swaks's complete server replies
+#   assert_swaks_codes "..."  ... are exactly these
+#   s_client [options]        openssl s_client -starttls smtp -quiet against
+#                             the proxy, stdin = the commands (CRLF)
+#   tlssmtp [-t s] [-b a] ITEM...  rawsmtp-like client that can switch to
+#                             TLS in the middle (@TLS, @TLS1.2, @TLS1.3) and
+#                             answer CRAM-MD5 (@CRAM:user:password)
+#   in_tls [-b a] ITEM...     tlssmtp after EHLO, STARTTLS, EHLO
+#   auth_plain USER PW        the line "AUTH PLAIN <initial response>\r\n"
+#   fail2ban_ips LOG          addresses etc/fail2ban's filter finds in LOG
+#   b64 STRING                base64 of STRING (no newline)
+#   plain_resp USER PW        base64 of "\0USER\0PW" (AUTH PLAIN)
+#   no_secret_in_log          neither password nor its AUTH payloads in the log
+
+MKCDB=${MKCDB:-$ROOT/build/asan/mkcdb}
+REALM=proxy.test
+# passwords that appear nowhere else, so that a grep of the log means it
+ALICE_PW='Al1ce-pw-7Qz'
+BOB_PW='B0b-pw-9Xw'
+CAROL_PW='Car0l-pw-3Kv'
+
+mk() {
+	ASAN_OPTIONS="log_path=$TMP/san/asan" "$MKCDB" "$@"
+}
+
+make_cert() {
+	mkdir -p "$TMP/tls"
+	chmod 755 "$TMP/tls"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=proxy.test \
+		-keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" \
+		>"$TMP/tls/req.out" 2>&1 || { cat "$TMP/tls/req.out" >&2; return 1; }
+	# read before the privilege drop: root only is enough
+	chmod 600 "$TMP/tls/key.pem"
+}
+
+make_chain() {
+	local d=$TMP/tls
+	mkdir -p "$d"
+	chmod 755 "$d"
+	{
+		openssl req -x509 -newkey rsa:2048 -nodes -days 2 \
+			-subj '/CN=Test CA' -keyout "$d/ca.key" -out "$d/ca.pem" \
+			-addext basicConstraints=critical,CA:TRUE \
+			-addext keyUsage=critical,keyCertSign,cRLSign &&
+		openssl req -newkey rsa:2048 -nodes -subj /CN=proxy.test \
+			-keyout "$d/leaf.key" -out "$d/leaf.csr" &&
+		printf 'basicConstraints=CA:FALSE\nsubjectAltName=DNS:proxy.test\n' >"$d/leaf.ext" &&
+		openssl x509 -req -in "$d/leaf.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+			-CAcreateserial -days 2 -extfile "$d/leaf.ext" -out "$d/leaf.pem"
+	} >"$d/chain.out" 2>&1 || { cat "$d/chain.out" >&2; return 1; }
+	cat "$d/leaf.pem" "$d/ca.pem" >"$d/chain.pem"
+	chmod 600 "$d/leaf.key"
+}
+
+make_sasldb() {
+	local d=$TMP/sasl u pw
+	mkdir -p "$d"
+	chmod 755 "$d"
+	for u in alice:$ALICE_PW bob:$BOB_PW carol:$CAROL_PW; do
+		pw=${u#*:}
+		printf '%s' "$pw" | saslpasswd2 -p -f "$d/sasldb2" -c -u "$REALM" "${u%%:*}" ||
+			return 1
+	done
+	# sessions run as nobody
+	chmod 644 "$d/sasldb2"
+	cat >"$d/smtpproxy.conf" <<EOF
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+sasldb_path: $d/sasldb2
+mech_list: PLAIN LOGIN CRAM-MD5
+EOF
+	chmod 644 "$d/smtpproxy.conf"
+}
+
+# tls_conf: the config lines for STARTTLS with make_cert's files
+tls_conf() {
+	printf '%s\n' "tls_cert_file $TMP/tls/cert.pem" "tls_key_file $TMP/tls/key.pem"
+}
+
+sasl_conf() {
+	printf '%s\n' "sasl_config_path $TMP/sasl" \
+		"sasl_mechanisms PLAIN LOGIN CRAM-MD5"
+}
+
+# start_auth_proxy [config lines]: the proxy with TLS and SASL configured
+start_auth_proxy() {
+	local lines=()
+	mapfile -t lines < <(tls_conf; sasl_conf)
+	start_proxy "${lines[@]}" "$@"
+}
+
+b64() {
+	printf '%s' "$1" | base64 -w0
+}
+
+# plain_resp USER PASSWORD: the AUTH PLAIN initial response
+plain_resp() {
+	printf '\0%s\0%s' "$1" "$2" | base64 -w0
+}
+
+# ------------------------------------------------------------------ swaks
+
+# swaks_proxy [swaks options]: against the proxy, from client.test
+swaks_proxy() {
+	run swaks --server "$PROXY_HOST:$PROXY_PORT" --helo client.test \
+		--timeout 15 --from sender@remote.test --to rcpt@remote.test "$@"
+}
+
+# swaks_codes: the codes of the complete server replies swaks printed
+# ("<-  250 ..." in plain text, "<~  250 ..." in TLS, "<** 5xx" refused)
+swaks_codes() {
+	plain | sed -nE 's/^<[-~*]+ +([0-9]{3})( .*)?$/\1/p' | paste -sd' ' -
+}
+
+assert_swaks_codes() {
+	local got
+	got=$(swaks_codes)
+	[[ $got == "$1" ]] ||
+		fail "swaks reply codes: expected '$1'" "                     got '$got'" "--- output:" "$output"
+}
+
+# assert_swaks_reply REGEX: a reply line swaks received matches ^REGEX
+assert_swaks_reply() {
+	plain | sed -nE 's/^<[-~*]+ +//p' | grep -Eq -- "^$1" ||
+		fail "expected a reply matching ^$1" "--- output:" "$output"
+}
+
+# ----------------------------------------------------------- s_client
+
+# s_client [openssl options]: STARTTLS, then stdin as the session; prints
+# what the server sent after the handshake (and s_client's own lines on
+# stderr, merged by run)
+s_client() {
+	timeout 15 openssl s_client -starttls smtp -connect "$PROXY_HOST:$PROXY_PORT" \
+		-servername proxy.test -quiet "$@"
+}
+
+# s_client_raw [openssl options]: the same, with certificate and session
+# information (no -quiet) and without s_client's single-letter commands
+s_client_raw() {
+	timeout 15 openssl s_client -starttls smtp -connect "$PROXY_HOST:$PROXY_PORT" \
+		-servername proxy.test -nocommands -ign_eof "$@"
+}
+
+# ------------------------------------------------------------- tlssmtp
+
+# tlssmtp [-t seconds] [-b addr] [-G] ITEM...: like rawsmtp against the
+# proxy (the same items and options), plus
+#   @TLS @TLS1.2 @TLS1.3   client TLS handshake on the connection now (no
+#                          certificate check); prints "# tls VERSION CIPHER"
+#   @CRAM:USER:PASSWORD    answer the last 334 challenge with CRAM-MD5
+# Exit: 0 the server closed, 2 timeout, 3 connection or handshake failure
+# (prints "# tls-failed REASON"), 4 closed while replies were awaited.
+tlssmtp() {
+	python3 -c "$TLSSMTP_PY" "$@" "$PROXY_HOST" "$PROXY_PORT"
+}
+
+read -r -d '' TLSSMTP_PY <<'PY' || true
+import base64, hashlib, hmac, re, socket, ssl, subprocess, sys, time
+
+REPLY_END = re.compile(rb"^\d{3}(?: [^\n]*)?\n", re.M)
+
+def unescape(s):
+    b = s.encode("utf-8", "surrogateescape")
+    out, i = bytearray(), 0
+    while i < len(b):
+        if b[i:i+1] == b"\\" and i + 1 < len(b):
+            n = b[i+1:i+2]
+            if n == b"x":
+                out.append(int(b[i+2:i+4], 16)); i += 4; continue
+            out += {b"r": b"\r", b"n": b"\n", b"t": b"\t", b"0": b"\0",
+                    b"\\": b"\\"}.get(n, b"\\" + n)
+            i += 2; continue
+        out += b[i:i+1]; i += 1
+    return bytes(out)
+
+args = sys.argv[1:]
+limit, greet, bind = 10.0, True, None
+while args and args[0] in ("-t", "-G", "-b"):
+    if args[0] == "-t":
+        limit = float(args[1]); args = args[2:]
+    elif args[0] == "-b":
+        bind = (args[1], 0); args = args[2:]
+    else:
+        greet = False; args = args[1:]
+host, port, items = args[-2], int(args[-1]), args[:-2]
+deadline = time.monotonic() + limit
+out = sys.stdout.buffer
+sock = socket.create_connection((host, port), timeout=limit,
+                                source_address=bind)
+sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+conn, buf, seen = sock, b"", 0
+
+def left():
+    t = deadline - time.monotonic()
+    if t <= 0:
+        out.flush(); sys.exit(2)
+    return t
+
+def recv():
+    global buf
+    conn.settimeout(left())
+    try:
+        d = conn.recv(65536)
+    except socket.timeout:
+        out.flush(); sys.exit(2)
+    except (ssl.SSLError, OSError) as e:
+        out.write(b"# closed " + str(e).encode() + b"\n")
+        return b""
+    out.write(d); out.flush()
+    buf += d
+    return d
+
+def wait_replies(n):
+    global buf, seen
+    want = seen + n
+    while True:
+        got = len(REPLY_END.findall(buf))
+        if got >= want:
+            seen = want
+            return True
+        if not recv():
+            return False
+
+if greet and not wait_replies(1):
+    sys.exit(4)
+for it in items:
+    if it.startswith("="):
+        if not wait_replies(int(it[1:])):
+            sys.exit(4)
+    elif it.startswith("@TLS"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        v = it[4:]
+        if v:
+            ver = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}[v]
+            ctx.minimum_version = ctx.maximum_version = ver
+        if buf and len(REPLY_END.findall(buf)) > seen:
+            out.write(b"# plaintext after the last awaited reply\n")
+        try:
+            sock.settimeout(left())
+            conn = ctx.wrap_socket(sock, server_hostname="proxy.test",
+                                   suppress_ragged_eofs=False)
+        except (ssl.SSLError, OSError) as e:
+            out.write(("# tls-failed %s\n" % e).encode()); out.flush()
+            sys.exit(3)
+        out.write(("# tls %s %s\n" % (conn.version(), conn.cipher()[0])).encode())
+        buf, seen = b"", 0
+    elif it.startswith("@CRAM:"):
+        _, user, pw = it.split(":", 2)
+        last = [l for l in buf.split(b"\r\n") if l.startswith(b"334 ")][-1]
+        chal = base64.b64decode(last[4:])
+        dig = hmac.new(pw.encode(), chal, hashlib.md5).hexdigest()
+        conn.sendall(base64.b64encode(("%s %s" % (user, dig)).encode()) + b"\r\n")
+    elif it.startswith("!"):
+        subprocess.run(it[1:], shell=True, timeout=left())
+    elif it.startswith("+"):
+        time.sleep(int(it[1:]) / 1000)
+    elif it == ".":
+        if conn is sock:
+            sock.shutdown(socket.SHUT_WR)
+        else:
+            conn = conn.unwrap()
+    else:
+        try:
+            conn.sendall(unescape(it))
+        except OSError:
+            sys.exit(4)
+while recv():
+    pass
+sys.exit(0)
+PY
+
+# ------------------------------------------------------------------- log
+
+# no_secret_in_log: the passwords, and the base64 of every AUTH payload a
+# test may have sent, are absent from the smtpproxy log (and the trace
+# files given as arguments)
+no_secret_in_log() {
+	local f pw u pat=()
+	for pw in "$ALICE_PW" "$BOB_PW" "$CAROL_PW" wrong-Pa55word; do
+		pat+=("$pw" "$(b64 "$pw")")
+		for u in alice bob carol nobody-here; do
+			pat+=("$(plain_resp "$u" "$pw")")
+		done
+	done
+	for u in alice bob carol nobody-here; do
+		pat+=("$(b64 "$u")")
+	done
+	for f in "$TMP/smtpproxy.log" "$@"; do
+		[[ -f $f ]] || continue
+		for p in "${pat[@]}"; do
+			if grep -qF -- "$p" "$f"; then
+				fail "secret '$p' found in $f:" "$(grep -F -- "$p" "$f")"
+				return 1
+			fi
+		done
+	done
+}
+
+# in_tls [-b addr] ITEM...: tlssmtp session that says EHLO, STARTTLS,
+# EHLO again, then runs ITEMs (replies so far: "220 250 220 250")
+in_tls() {
+	local opts=()
+	if [[ ${1:-} == -b ]]; then
+		opts=(-b "$2")
+		shift 2
+	fi
+	tlssmtp "${opts[@]}" 'EHLO client.test\r\n' =1 'STARTTLS\r\n' =1 @TLS \
+		'EHLO client.test\r\n' =1 "$@"
+}
+
+# auth_plain USER PASSWORD: one AUTH PLAIN command with an initial
+# response, as a rawsmtp/tlssmtp item
+auth_plain() {
+	printf 'AUTH PLAIN %s\\r\\n' "$(plain_resp "$1" "$2")"
+}
+
+# fail2ban_ips LOGFILE: the addresses the project's fail2ban filter finds
+# in LOGFILE, one a line; fail2ban-regex when installed, else the same
+# failregex as grep -E (prefix of a syslog or log_file line)
+fail2ban_ips() {
+	local filter=$ROOT/etc/fail2ban/filter.d/smtpproxy.conf re
+	if command -v fail2ban-regex >/dev/null && [[ -f /etc/fail2ban/filter.d/common.conf ]]; then
+		mkdir -p "$TMP/f2b/filter.d"
+		cp /etc/fail2ban/filter.d/common.conf "$filter" "$TMP/f2b/filter.d/"
+		fail2ban-regex -c "$TMP/f2b" -o ip "$1" smtpproxy
+		return
+	fi
+	re=$(sed -n 's/^failregex *= *//p' "$filter")
+	re=${re//'%(__prefix_line)s'/'[A-Z][a-z]{2} +[0-9]+ [0-9:]{8} [^ ]+ smtpproxy\[[0-9]+\]: '}
+	re=${re//'<ADDR>'/'([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]+)'}
+	grep -E -- "$re" "$1" | sed -E 's/.* client=([^ ]+) .*/\1/'
+}

@@ -1,0 +1,152 @@
+#!/usr/bin/env bats
+# rbl_failures: DNS failures never turn into a listing, an accept of a
+# whitelisted client or an unbounded wait. refused.test answers
+# 127.255.255.254 (resolver refused / over quota), notloop.test answers
+# 192.0.2.99 (not 127/8), and every name under dead.test is swallowed by a
+# server that never answers (lib/dns.bash). dns_error_action accept
+# (fail-open, the default) scores the failed list 0; defer answers
+# 451 4.4.3.
+
+load lib/common
+load lib/dns
+
+# one DNS for the whole file (its data never changes); a sink per test
+setup_file() {
+	common_setup_file
+	start_dns
+}
+
+teardown_file() {
+	dns_teardown_file
+}
+
+setup() {
+	common_setup
+	start_sink
+}
+
+teardown() {
+	dns_teardown
+}
+
+# dead_queried NAME: the dead server got a query for NAME
+dead_queried() {
+	grep -q "^query $(re_escape "$1") from " "$DNS_DIR/dead.log"
+}
+
+@test "an answer in 127.255.255.0/24 or outside 127/8 is an error, not a listing: fail-open accepts" {
+	start_dns_proxy "dnsbl refused.test 5 0" "dnsbl notloop.test 5 0" \
+		"$(dns_heuristics_off)"
+	dns_session 127.0.0.2 good.test a@mail.test
+	assert_codes "220 250 250 250 221"
+	assert_score 127.0.0.2 accept 0 'DNSERR(refused.test)=0' 'DNSERR(notloop.test)=0'
+	refute_check 127.0.0.2 'DNSBL(refused.test)'
+	refute_check 127.0.0.2 'DNSBL(notloop.test)'
+}
+
+@test "127.255.255.254 with dns_error_action defer: 451 4.4.3" {
+	start_dns_proxy "dnsbl refused.test 5 0" "dns_error_action defer" \
+		"$(dns_heuristics_off)"
+	dns_session 127.0.0.2 good.test a@mail.test
+	assert_codes "220 250 250 451 221"
+	assert_reply '451 4\.4\.3 Temporary DNS failure, try again later'
+	assert_score 127.0.0.2 tempfail 0 'DNSERR(refused.test)=0'
+}
+
+@test "a non-127 answer with dns_error_action defer: 451 4.4.3" {
+	start_dns_proxy "dnsbl notloop.test 5 0" "dns_error_action defer" \
+		"$(dns_heuristics_off)"
+	dns_session 127.0.0.1 good.test a@mail.test
+	assert_codes "220 250 250 451 221"
+	assert_reply '451 4\.4\.3 Temporary DNS failure, try again later'
+	assert_score 127.0.0.1 tempfail 0 'DNSERR(notloop.test)=0'
+}
+
+@test "an rhsbl answering 127.255.255.254 is an error too" {
+	start_dns_proxy "rhsbl refused.test 5 0" "dns_error_action defer" \
+		"$(dns_heuristics_off)"
+	dns_session 127.0.0.1 good.test a@x.test
+	assert_codes "220 250 250 451 221"
+	assert_reply '451 4\.4\.3 '
+	assert_score 127.0.0.1 tempfail 0 'DNSERR(refused.test)=0'
+}
+
+@test "a failed dnswl lookup never whitelists: the dnsbl hit still refuses" {
+	start_dns_proxy "dnsbl dnsbl.test 3 0" "dnswl refused.test -5 0" \
+		"$(dns_heuristics_off)"
+	dns_session 127.0.0.2 good.test a@mail.test
+	assert_codes "220 250 250 550 221"
+	assert_reply "550 5\\.7\\.1 Client \\[127\\.0\\.0\\.2\\] refused \\(score $(num_re 3)\\): listed by dnsbl\\.test: "
+	assert_score 127.0.0.2 reject 3 'DNSBL(dnsbl.test)=3' 'DNSERR(refused.test)=0'
+}
+
+@test "dead lists: the wait is bounded by timeout_dns for all of them together; fail-open accepts" {
+	start_dns_proxy "timeout_dns 2" "dnsbl a.dead.test 5 0" "dnsbl b.dead.test 5 0" \
+		"dnswl c.dead.test -5 0" "rhsbl d.dead.test 5 0" "dnsbl dnsbl.test 0.5 0" \
+		"$(dns_heuristics_off)"
+	local t0 t
+	t0=$(now_ms)
+	# -E: stop at the RCPT reply (the proxy sees EOF)
+	run smtp -t 20 -E -b 127.0.0.2 'EHLO good.test\r\n' =1 'MAIL FROM:<a@mail.test>\r\n' =1 \
+		'RCPT TO:<user@local.test>\r\n' =1
+	t=$(($(now_ms) - t0))
+	assert_codes "220 250 250 250"
+	((t >= 1500)) || fail "the RCPT reply came after $t ms: the dead lists were not waited for"
+	((t < 5000)) || fail "the RCPT reply took $t ms with timeout_dns 2"
+	# the rest of the session works as usual
+	run smtp -b 127.0.0.1 'EHLO good.test\r\n' =1 'MAIL FROM:<a@mail.test>\r\n' =1 \
+		'RCPT TO:<user@local.test>\r\n' =1 'DATA\r\n' =1 'Subject: x\r\n\r\nhi\r\n.\r\n' =1 \
+		'QUIT\r\n'
+	assert_codes "220 250 250 250 354 250 221"
+	assert_score 127.0.0.2 accept 0.5 'DNSBL(dnsbl.test)=0.5' 'DNSERR(a.dead.test)=0' \
+		'DNSERR(b.dead.test)=0' 'DNSERR(c.dead.test)=0' 'DNSERR(d.dead.test)=0'
+	assert_score 127.0.0.1 accept 0 'DNSERR(a.dead.test)=0'
+	dead_queried 2.0.0.127.a.dead.test || fail "a.dead.test not asked" "$(cat "$DNS_DIR/dead.log")"
+	dead_queried 2.0.0.127.b.dead.test || fail "b.dead.test not asked" "$(cat "$DNS_DIR/dead.log")"
+	dead_queried 2.0.0.127.c.dead.test || fail "c.dead.test not asked" "$(cat "$DNS_DIR/dead.log")"
+	dead_queried mail.test.d.dead.test || fail "d.dead.test not asked" "$(cat "$DNS_DIR/dead.log")"
+	settle
+	[[ $(sink_count) == 1 ]] || fail "expected the message at the backend"
+}
+
+@test "dead list with dns_error_action defer: 451 4.4.3 within timeout_dns" {
+	start_dns_proxy "timeout_dns 2" "dns_error_action defer" "dnsbl dead.test 5 0" \
+		"$(dns_heuristics_off)"
+	local t0 t
+	t0=$(now_ms)
+	run smtp -t 20 -b 127.0.0.2 'EHLO good.test\r\n' =1 'MAIL FROM:<a@mail.test>\r\n' =1 \
+		'RCPT TO:<user@local.test>\r\n' =1 'QUIT\r\n'
+	t=$(($(now_ms) - t0))
+	assert_codes "220 250 250 451 221"
+	assert_reply '451 4\.4\.3 Temporary DNS failure, try again later'
+	((t >= 1500 && t < 5000)) || fail "the session took $t ms with timeout_dns 2"
+	assert_score 127.0.0.2 tempfail 0 'DNSERR(dead.test)=0'
+	dead_queried 2.0.0.127.dead.test || fail "dead.test not asked" "$(cat "$DNS_DIR/dead.log")"
+}
+
+@test "sessions that need no score do not wait for a dead list" {
+	start_dns_proxy "timeout_dns 3" "dns_error_action defer" "dnsbl dead.test 5 0" \
+		"rhsbl dead.test 5 0" "$(dns_heuristics_off)"
+	local t0 t
+	# a client that says QUIT before any RCPT
+	t0=$(now_ms)
+	run smtp -b 127.0.0.2 'EHLO good.test\r\n' =1 'MAIL FROM:<a@mail.test>\r\n' =1 'QUIT\r\n'
+	t=$(($(now_ms) - t0))
+	assert_codes "220 250 250 221"
+	((t < 1500)) || fail "a session without RCPT took $t ms"
+	# a relay client (RELAYCLIENT)
+	wait_sessions_done
+	stop_pid "$XINETD_PID" || true
+	XINETD_PID=
+	NO_RELAYCLIENT= start_dns_proxy "timeout_dns 3" "dns_error_action defer" \
+		"dnsbl dead.test 5 0" "rhsbl dead.test 5 0" "$(dns_heuristics_off)"
+	t0=$(now_ms)
+	run smtp -b 127.0.0.3 'EHLO good.test\r\n' =1 'MAIL FROM:<a@mail.test>\r\n' =1 \
+		'RCPT TO:<user@far.test>\r\n' =1 'QUIT\r\n'
+	t=$(($(now_ms) - t0))
+	assert_codes "220 250 250 250 221"
+	((t < 1500)) || fail "a relay client's session took $t ms"
+	settle
+	assert_log 'event=summary client=127\.0\.0\.3 '
+	refute_log 'event=score'
+}
