@@ -52,7 +52,7 @@ all: smtpproxy $(TOOLS)
 smtpproxy: $(SRCS:%.c=$(REL)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-tools/mkcdb: $(REL)/tools/mkcdb.o $(CDBSRCS:%.c=$(REL)/%.o)
+tools/mkcdb: $(REL)/tools/mkcdb.o $(REL)/conf/conf.o $(CDBSRCS:%.c=$(REL)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 tools/popwatch: $(POPWATCH:%.c=$(REL)/%.o) $(CDBSRCS:%.c=$(REL)/%.o)
@@ -66,7 +66,7 @@ $(REL)/%.o: %.c $(HDRS)
 
 asan: $(ASAN)/smtpproxy $(ASAN)/mkcdb $(ASAN)/popwatch
 
-$(ASAN)/mkcdb: $(ASAN)/tools/mkcdb.o $(CDBSRCS:%.c=$(ASAN)/%.o)
+$(ASAN)/mkcdb: $(ASAN)/tools/mkcdb.o $(ASAN)/conf/conf.o $(CDBSRCS:%.c=$(ASAN)/%.o)
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
 $(ASAN)/popwatch: $(POPWATCH:%.c=$(ASAN)/%.o) $(CDBSRCS:%.c=$(ASAN)/%.o)

@@ -731,7 +731,7 @@ conf_set(struct conf *c, const char *key, const char *value,
 }
 
 /* Split "key value" in place; returns 0 for a blank or comment line. */
-static int
+int
 conf_split(char *line, char **key, char **value)
 {
 	char	*p = line + strspn(line, " \t"), *end;

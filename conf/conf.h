@@ -10,6 +10,8 @@
  * conf_check(c, err) validates the keys that depend on each other.
  * conf_dump(c, out) prints every key with its value (for -n -d).
  * conf_free(c) releases what conf_init and the setters allocated.
+ * conf_split(line, &key, &value) splits a "key value" line in place (also
+ * mkcdb's source lines); 0 for a blank line or a comment.
  * conf_filter_match(z, a) says whether the IPv4 answer a (4 bytes) passes
  * the zone's filter.  conf_dns_policy(c) says whether the DNS policy runs:
  * when any dnsbl, dnswl, rhsbl or weight line is configured.
@@ -179,5 +181,6 @@ int	conf_set(struct conf *, const char *, const char *, const char *,
 int	conf_check(const struct conf *, conf_err_fn);
 void	conf_dump(const struct conf *, FILE *);
 void	conf_free(struct conf *);
+int	conf_split(char *, char **, char **);
 
 #endif

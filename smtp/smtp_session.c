@@ -434,23 +434,27 @@ smtp_domain_check(struct smtp_session *s, const char *domain,
 	return -1;
 }
 
-/* MAIL's AUTH= parameter is ours (RFC 4954 5); the backend gets the rest. */
+/* MAIL's AUTH= parameter is ours (RFC 4954 5); the backend gets the rest.
+ * out is as large as in's buffer, so the copy always fits. */
 static void
 smtp_strip_auth(const char *in, char *out, size_t size)
 {
-	out[0] = '\0';
+	size_t n = 0;
+
 	for (const char *p = in; *p != '\0';) {
 		size_t len = strcspn(p, " ");
 
-		if (len > 0 && strncasecmp(p, "AUTH=", 5) != 0) {
-			if (out[0] != '\0')
-				strlcat(out, " ", size);
-			if (strlen(out) + len < size)
-				strncat(out, p, len);
+		if (len > 0 && strncasecmp(p, "AUTH=", 5) != 0 &&
+		    n + len + 2 < size) {
+			if (n > 0)
+				out[n++] = ' ';
+			memcpy(out + n, p, len);
+			n += len;
 		}
 		p += len;
 		p += strspn(p, " ");
 	}
+	out[n] = '\0';
 }
 
 static int
@@ -883,6 +887,23 @@ smtp_do_starttls(struct smtp_session *s, const char *arg)
 	smtp_restart(s);
 }
 
+/* Is word (any case) one of the space-separated words of list? */
+static int
+smtp_word_in(const char *list, const char *word)
+{
+	size_t len = strlen(word);
+
+	for (const char *p = list; *p != '\0';) {
+		size_t n = strcspn(p, " ");
+
+		if (n == len && strncasecmp(p, word, len) == 0)
+			return 1;
+		p += n;
+		p += strspn(p, " ");
+	}
+	return 0;
+}
+
 static int
 smtp_check_auth(struct smtp_session *s, const char *arg)
 {
@@ -904,13 +925,7 @@ smtp_check_auth(struct smtp_session *s, const char *arg)
 		return -1;
 	}
 	smtp_auth_offer(s, mechs, sizeof(mechs));
-	for (char *p = mech; *p; p++)
-		*p = (char)toupper((unsigned char)*p);
-	char padded[520];
-	snprintf(padded, sizeof(padded), " %s ", mechs);
-	char want[40];
-	snprintf(want, sizeof(want), " %s ", mech);
-	if (len == 0 || len > 20 || strstr(padded, want) == NULL) {
+	if (len == 0 || len > 20 || !smtp_word_in(mechs, mech)) {
 		smtp_reply(s, "504 5.5.4 Mechanism not available");
 		return -1;
 	}

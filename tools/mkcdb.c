@@ -22,6 +22,7 @@
 #include <bsd/string.h>
 
 #include "cdb/cdb.h"
+#include "conf/conf.h"
 
 #define LINE_MAX_LEN	4096
 #define DEFAULT_WINDOW	1800
@@ -36,26 +37,6 @@ usage(void)
 	    "       mkcdb -t pop -x [-w seconds] table.cdb\n"
 	    "types: domains networks senders recipients pop\n");
 	exit(100);
-}
-
-/* Split "key value"; returns 0 for blank lines and comments. */
-static int
-split(char *line, char **key, char **value)
-{
-	char *p = line + strspn(line, " \t"), *end;
-
-	if (*p == '\0' || *p == '#')
-		return 0;
-	*key = p;
-	p += strcspn(p, " \t");
-	if (*p != '\0')
-		*p++ = '\0';
-	p += strspn(p, " \t");
-	end = p + strlen(p);
-	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-		*--end = '\0';
-	*value = p;
-	return 1;
 }
 
 static int
@@ -93,7 +74,7 @@ build_line(const char *src, int lineno, char *buf, enum cdbt_type type,
 		buf[--len] = '\0';
 	if (len > 0 && buf[len - 1] == '\r')
 		buf[--len] = '\0';
-	if (!split(buf, &key, &value))
+	if (!conf_split(buf, &key, &value))
 		return 0;
 	if (cdbt_normalize(type, key, value, k, sizeof(k), v, sizeof(v),
 	    &why) == -1) {
