@@ -231,6 +231,8 @@ main_check(const struct conf *c)
 		rc = EX_TEMP;
 	if (rbl_report(stdout) == -1)
 		rc = EX_PERM;
+	if (auth_tls_check(stdout) == -1)
+		rc = EX_PERM;
 	if (backend_probe(c, stdout) == -1)
 		rc = EX_TEMP;
 	return rc;
@@ -248,6 +250,7 @@ main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);	/* a client gone is a write error */
 	main_on_socket = main_is_socket(0);
 	log_open(NULL);		/* syslog mail until the config names a file */
+	main_session_id();
 	while ((ch = getopt(argc, argv, "df:no:T:V")) != -1) {
 		switch (ch) {
 		case 'd':
@@ -322,7 +325,6 @@ main(int argc, char *argv[])
 		(void)!write(1, msg, sizeof(msg) - 1);
 		return EX_TEMP;
 	}
-	main_session_id();
 	main_drop_privileges(&conf);
 	return smtp_session(&conf, &client, 0, 1);
 }

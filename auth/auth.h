@@ -5,12 +5,15 @@
  * auth_init(conf) runs before privileges are dropped: it reads the TLS
  * certificate and key files into memory and opens the policy tables.  It
  * initialises neither OpenSSL nor libsasl2: a plain session pays nothing.
- * auth_tls_offered() says whether STARTTLS can be offered.
+ * auth_tls_offered() says whether STARTTLS can be offered; auth_tls_check()
+ * builds the context at once for -n (0, or -1 when it cannot be made).
  * auth_tls_start(io) builds the TLS context on first use, runs the server
  * handshake on io's descriptors (bounded by io's timeout) and switches io
  * to TLS; 0 or -1 (logged).  auth_tls_summary() is "TLSv1.3:CIPHER" or
  * NULL before TLS.  auth_tls_close() sends the TLS close_notify, once,
- * without waiting for the peer's.
+ * without waiting for the peer's.  auth_tls_client(io, summary, size)
+ * runs the client handshake on io (the backend connection; the peer's
+ * certificate is not verified) and writes "TLSv1.3:CIPHER" to summary.
  * auth_sasl_start(mech, in, inlen, out, outlen) and auth_sasl_step(in,
  * inlen, out, outlen) run one SASL exchange (libsasl2 is initialised on the
  * first call); they answer AUTH_DONE (auth_login() holds the user),
@@ -27,6 +30,7 @@
 #define SMTPPROXY_AUTH_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "conf/conf.h"
 #include "iobuf.h"
@@ -35,9 +39,11 @@ enum auth_result { AUTH_DONE, AUTH_MORE, AUTH_FAIL, AUTH_NOMECH, AUTH_TEMP };
 
 int		 auth_init(const struct conf *);
 int		 auth_tls_offered(void);
+int		 auth_tls_check(FILE *);
 int		 auth_tls_start(struct iobuf *);
 const char	*auth_tls_summary(void);
 void		 auth_tls_close(void);
+int		 auth_tls_client(struct iobuf *, char *, size_t);
 int		 auth_tls_ssf(void);
 
 int		 auth_mech_plaintext(const char *);

@@ -42,7 +42,7 @@ sasl_cb_log(void *ctx, int level, const char *msg)
 	(void)ctx;
 	if (level <= SASL_LOG_WARN)
 		log_warnx("event=sasl-log reason=\"%s\"", msg);
-	else
+	else if (level < SASL_LOG_PASS)	/* PASS: plugins log secrets */
 		log_debug("sasl: %s", msg);
 	return SASL_OK;
 }

@@ -32,6 +32,8 @@
 #define TLS_FNS(X) \
 	X(SSL_CTX_new) \
 	X(TLS_server_method) \
+	X(TLS_client_method) \
+	X(SSL_connect) \
 	X(SSL_CTX_ctrl) \
 	X(SSL_CTX_set_cipher_list) \
 	X(SSL_CTX_use_certificate) \
@@ -85,6 +87,7 @@ static size_t			 tls_cert_len, tls_key_len;
 static SSL_CTX			*tls_ctx;
 static SSL			*tls_ssl;
 static char			 tls_summary[128];
+static int			 tls_loaded;	/* cert and key read */
 
 /* A whole small file into memory; NULL (logged) on failure. */
 static char *
@@ -117,13 +120,14 @@ auth_tls_load(const struct conf *c)
 		return 0;
 	tls_cert = tls_slurp(c->tls_cert_file, &tls_cert_len);
 	tls_key = tls_slurp(c->tls_key_file, &tls_key_len);
-	return tls_cert != NULL && tls_key != NULL ? 0 : -1;
+	tls_loaded = tls_cert != NULL && tls_key != NULL;
+	return tls_loaded ? 0 : -1;
 }
 
 int
 auth_tls_offered(void)
 {
-	return tls_cert != NULL && tls_key != NULL && tls_ssl == NULL;
+	return tls_loaded && tls_ssl == NULL;
 }
 
 static void
@@ -199,6 +203,24 @@ tls_dl(void)
 	return 0;
 }
 
+static int tls_ctx_make(void);
+
+/* -n: build the context now, so a bad key or cipher list shows here. */
+int
+auth_tls_check(FILE *out)
+{
+	if (!tls_loaded)
+		return tls_conf->tls_cert_file[0] || tls_conf->tls_key_file[0] ?
+		    -1 : 0;
+	if (tls_ctx_make() == -1) {
+		fprintf(out, "tls: %s / %s: not usable (see the log)\n",
+		    tls_conf->tls_cert_file, tls_conf->tls_key_file);
+		return -1;
+	}
+	fprintf(out, "tls: %s: ok\n", tls_conf->tls_cert_file);
+	return 0;
+}
+
 static int
 tls_ctx_make(void)
 {
@@ -218,6 +240,10 @@ tls_ctx_make(void)
 		tls_ctx = NULL;
 		return -1;
 	}
+	/* the key lives in the context now: wipe its PEM copy */
+	explicit_bzero(tls_key, tls_key_len);
+	free(tls_key);
+	tls_key = NULL;
 	ssl.SSL_CTX_set_options(tls_ctx, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	ssl.SSL_CTX_ctrl(tls_ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF,
@@ -227,13 +253,13 @@ tls_ctx_make(void)
 
 /* SSL_read/SSL_write results in iobuf's terms. */
 static ssize_t
-tls_result(int n, const char *what)
+tls_result(SSL *con, int n, const char *what)
 {
 	int e;
 
 	if (n > 0)
 		return n;
-	switch ((e = ssl.SSL_get_error(tls_ssl, n))) {
+	switch ((e = ssl.SSL_get_error(con, n))) {
 	case SSL_ERROR_WANT_READ:
 		return IOBUF_WANT_READ;
 	case SSL_ERROR_WANT_WRITE:
@@ -254,33 +280,31 @@ tls_result(int n, const char *what)
 static ssize_t
 tls_read(void *ctx, void *buf, size_t len)
 {
-	(void)ctx;
-	return tls_result(ssl.SSL_read(tls_ssl, buf, (int)len), "read");
+	return tls_result(ctx, ssl.SSL_read(ctx, buf, (int)len), "read");
 }
 
 static ssize_t
 tls_write(void *ctx, const void *buf, size_t len)
 {
-	(void)ctx;
-	return tls_result(ssl.SSL_write(tls_ssl, buf, (int)len), "write");
+	return tls_result(ctx, ssl.SSL_write(ctx, buf, (int)len), "write");
 }
 
 static size_t
 tls_pending(void *ctx)
 {
-	(void)ctx;
-	return (size_t)ssl.SSL_pending(tls_ssl);
+	return (size_t)ssl.SSL_pending(ctx);
 }
 
 static const struct iobuf_ops tls_ops = { tls_read, tls_write, tls_pending };
 
 static int
-tls_handshake(struct iobuf *io)
+tls_handshake(struct iobuf *io, SSL *con, int server)
 {
 	ssize_t r;
 
 	for (;;) {
-		r = tls_result(ssl.SSL_accept(tls_ssl), "handshake");
+		r = tls_result(con, server ? ssl.SSL_accept(con) :
+		    ssl.SSL_connect(con), "handshake");
 		if (r > 0)
 			return 0;
 		if (r != IOBUF_WANT_READ && r != IOBUF_WANT_WRITE)
@@ -302,7 +326,8 @@ auth_tls_start(struct iobuf *io)
 	fcntl(io->rfd, F_SETFL, fcntl(io->rfd, F_GETFL) | O_NONBLOCK);
 	fcntl(io->wfd, F_SETFL, fcntl(io->wfd, F_GETFL) | O_NONBLOCK);
 	if (ssl.SSL_set_rfd(tls_ssl, io->rfd) != 1 ||
-	    ssl.SSL_set_wfd(tls_ssl, io->wfd) != 1 || tls_handshake(io) == -1) {
+	    ssl.SSL_set_wfd(tls_ssl, io->wfd) != 1 ||
+	    tls_handshake(io, tls_ssl, 1) == -1) {
 		log_warnx("event=tls-error step=handshake reason=\"%s\"",
 		    io->err != IOBUF_OK ? iobuf_strerror(io) : "failed");
 		return -1;
@@ -323,6 +348,38 @@ auth_tls_close(void)
 		return;
 	(void)ssl.SSL_shutdown(tls_ssl);
 	ssl.ERR_clear_error();
+}
+
+/* The client side, towards the backend: encryption without verification
+ * (Postfix's "may" and "encrypt" levels). */
+int
+auth_tls_client(struct iobuf *io, char *summary, size_t size)
+{
+	static SSL_CTX	*cctx;
+	SSL		*con = NULL;
+
+	if (tls_dl() == -1)
+		return -1;
+	if (cctx == NULL && ((cctx = ssl.SSL_CTX_new(ssl.TLS_client_method())) ==
+	    NULL || ssl.SSL_CTX_ctrl(cctx, SSL_CTRL_SET_MIN_PROTO_VERSION,
+	    TLS1_2_VERSION, NULL) != 1)) {
+		tls_log_errors("backend context");
+		return -1;
+	}
+	if ((con = ssl.SSL_new(cctx)) == NULL ||
+	    ssl.SSL_set_rfd(con, io->rfd) != 1 ||
+	    ssl.SSL_set_wfd(con, io->wfd) != 1 ||
+	    tls_handshake(io, con, 0) == -1) {
+		tls_log_errors("backend handshake");
+		if (con != NULL)
+			ssl.SSL_free(con);
+		return -1;
+	}
+	snprintf(summary, size, "%s:%s", ssl.SSL_get_version(con),
+	    ssl.SSL_CIPHER_get_name(ssl.SSL_get_current_cipher(con)));
+	io->ops = &tls_ops;
+	io->ctx = con;
+	return 0;
 }
 
 const char *

@@ -20,6 +20,7 @@
 
 #include <bsd/string.h>
 
+#include "auth/auth.h"
 #include "backend.h"
 #include "iobuf.h"
 #include "log.h"
@@ -365,6 +366,33 @@ backend_xforward(struct backend *b, const struct backend_client *cl,
 	return 0;
 }
 
+/* backend_tls: STARTTLS before anything about the client is said. */
+static int
+backend_starttls(struct backend *b, struct backend_reply *r)
+{
+	char tls[128];
+
+	if (b->conf->backend_tls == CONF_BETLS_NO)
+		return 0;
+	if (!backend_has(b, "STARTTLS")) {
+		if (b->conf->backend_tls == CONF_BETLS_MAY)
+			return 0;
+		log_warnx("event=backend-error backend=%s reason=\"no STARTTLS, "
+		    "backend_tls encrypt\"", b->conf->backend);
+		return -1;
+	}
+	if (backend_command(b, r, "STARTTLS") == -1 || r->code != 220)
+		return -1;
+	iobuf_discard(&b->io);	/* nothing of the plaintext may remain */
+	if (auth_tls_client(&b->io, tls, sizeof(tls)) == -1) {
+		log_warnx("event=backend-error backend=%s reason=\"STARTTLS "
+		    "failed\"", b->conf->backend);
+		return -1;
+	}
+	log_info("event=backend-tls backend=%s tls=%s", b->conf->backend, tls);
+	return backend_ehlo(b, b->conf->hostname, r);
+}
+
 /* Pass the client on as backend_xclient says; -1 = do not go on. */
 static int
 backend_identify(struct backend *b, const struct backend_client *cl,
@@ -429,6 +457,7 @@ backend_open(const struct conf *c, const struct backend_client *cl,
 		return NULL;
 	iobuf_set_deadline(&b->io, cl->deadline);
 	if (backend_ehlo(b, c->hostname, r) == -1 ||
+	    backend_starttls(b, r) == -1 ||
 	    backend_identify(b, cl, r) == -1) {
 		backend_close(b, 0);
 		backend_fail(r, 451, "Mail server temporarily unavailable");

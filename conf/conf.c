@@ -54,6 +54,7 @@ static const char *const conf_bares[] = { "reject", "normalize", NULL };
 static const char *const conf_exts[] = { "dsn", "smtputf8", NULL };
 static const char *const conf_dnserrs[] = { "accept", "defer", NULL };
 static const char *const conf_tlsprotos[] = { "TLSv1.2", "TLSv1.3", NULL };
+static const char *const conf_betls[] = { "no", "may", "encrypt", NULL };
 static const char *const conf_loginmatch[] = { "strict", "authenticated",
 	NULL };
 
@@ -92,6 +93,8 @@ static const struct conf_key conf_keys[] = {
 	    conf_protos, NULL, "smtp or lmtp" },
 	{ "backend_xclient", CT_ENUM, O(backend_xclient), "auto", 0, 0,
 	    conf_xclients, NULL, "pass the client with XCLIENT/XFORWARD" },
+	{ "backend_tls", CT_ENUM, O(backend_tls), "no", 0, 0, conf_betls, NULL,
+	    "STARTTLS to the backend: no, may (if offered), encrypt" },
 	{ "backend_extensions", CT_SET, O(backend_extensions), "none", 0, 0,
 	    conf_exts, NULL, "extensions the backend supports: dsn, smtputf8" },
 	{ "greeting", CT_STR, O(greeting), "%H ESMTP", 0, 400, NULL,
@@ -99,9 +102,9 @@ static const struct conf_key conf_keys[] = {
 	{ "help", CT_LIST, O(help), NULL, 0, 400, NULL, NULL,
 	    "one line of the HELP reply (repeatable)" },
 	{ "vrfy", CT_BOOL, O(vrfy), "no", 0, 0, conf_yesno, NULL,
-	    "answer VRFY with 252 instead of 502" },
+	    "allow VRFY (to the backend with the v style flag)" },
 	{ "expn", CT_BOOL, O(expn), "no", 0, 0, conf_yesno, NULL,
-	    "answer EXPN with 252 instead of 502" },
+	    "allow EXPN (to the backend with the e style flag)" },
 	{ "max_message_size", CT_SIZE, O(max_message_size), "10240000", 0,
 	    LLONG_MAX / 2, NULL, NULL, "bytes; 0 = no limit" },
 	{ "max_recipients", CT_INT, O(max_recipients), "1000", 1, 100000,
@@ -523,11 +526,13 @@ conf_style_parse(const char *v, struct conf_style *st, char *why,
 			strlcpy(st->text, "Access denied", sizeof(st->text));
 		return 0;
 	}
-	if (*p == '\0' || strlen(p) >= sizeof(st->flags)) {
+	len = strcspn(p, " \t");
+	if (len == 0 || len >= sizeof(st->flags) || p[len + strspn(p + len,
+	    " \t")] != '\0') {
 		snprintf(why, wlen, "expected flags or !text in '%s'", v);
 		return -1;
 	}
-	strlcpy(st->flags, p, sizeof(st->flags));
+	memcpy(st->flags, p, len);
 	return conf_flags_ok(st->flags, why, wlen);
 }
 

@@ -27,6 +27,7 @@
 enum conf_proto { CONF_PROTO_SMTP, CONF_PROTO_LMTP };
 enum conf_xclient { CONF_XCLIENT_AUTO, CONF_XCLIENT_YES, CONF_XCLIENT_NO };
 enum conf_bare { CONF_BARE_REJECT, CONF_BARE_NORMALIZE };
+enum conf_betls { CONF_BETLS_NO, CONF_BETLS_MAY, CONF_BETLS_ENCRYPT };
 
 /* backend_extensions bits */
 #define CONF_EXT_DSN		0x01
@@ -104,6 +105,7 @@ struct conf {
 	struct conf_addr backend_addr;
 	int		 backend_protocol;
 	int		 backend_xclient;
+	int		 backend_tls;
 	int		 backend_extensions;
 	char		*greeting;
 	struct conf_list help;

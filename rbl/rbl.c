@@ -38,7 +38,7 @@ enum rbl_kind {
 	Q_PTR, Q_FCRDNS,		/* client name, and back */
 	Q_HELO_A, Q_HELO_AAAA,		/* HELO name */
 	Q_SENDER_MX, Q_SENDER_A,	/* sender domain */
-	Q_CHECK_MX, Q_CHECK_A		/* rbl_domain_exists() */
+	Q_CHECK_MX, Q_CHECK_A, Q_CHECK_AAAA	/* rbl_domain_exists() */
 };
 
 enum rbl_state { RQ_PENDING, RQ_FOUND, RQ_NONE, RQ_ERROR };
@@ -79,6 +79,7 @@ static int			 rbl_result;
 static char			 rbl_reply[512];
 static char			 rbl_hdr[1024];
 static double			 rbl_style_score;
+static char			 rbl_last[32] = "-";	/* for the summary */
 static int			 rbl_sender_lookups;	/* a domain to ask about */
 
 void
@@ -211,6 +212,22 @@ rbl_ptr_answer(struct rbl_query *q, const unsigned char *abuf, int alen)
 	rbl_query(Q_FCRDNS, B_CLIENT, 0, 0, q->name);
 }
 
+/* RFC 7505: a single MX "." says the domain takes no mail at all. */
+static void
+rbl_mx_answer(struct rbl_query *q, const unsigned char *abuf, int alen)
+{
+	struct ares_mx_reply *mx = NULL;
+
+	if (ares_parse_mx_reply(abuf, alen, &mx) != ARES_SUCCESS)
+		return;
+	if (mx != NULL && mx->next == NULL && (mx->host[0] == '\0' ||
+	    strcmp(mx->host, ".") == 0)) {
+		q->state = RQ_NONE;
+		log_debug("dns: %s: null MX", q->name);
+	}
+	ares_free_data(mx);
+}
+
 static void
 rbl_answer(struct rbl_query *q, const unsigned char *abuf, int alen)
 {
@@ -237,12 +254,14 @@ rbl_answer(struct rbl_query *q, const unsigned char *abuf, int alen)
 	case Q_CHECK_A:
 		rbl_parse_addrs(q, abuf, alen, AF_INET);
 		break;
-	case Q_CHECK_MX:
 	case Q_HELO_AAAA:
+	case Q_CHECK_AAAA:
 		rbl_parse_addrs(q, abuf, alen, AF_INET6);
 		break;
+	case Q_CHECK_MX:
 	case Q_SENDER_MX:
-		break;		/* that there is one is enough */
+		rbl_mx_answer(q, abuf, alen);
+		break;
 	}
 }
 
@@ -296,7 +315,8 @@ rbl_query(enum rbl_kind kind, enum rbl_batch batch, int zone, int of,
 		[Q_TXT] = ns_t_txt, [Q_PTR] = ns_t_ptr, [Q_FCRDNS] = ns_t_a,
 		[Q_HELO_A] = ns_t_a, [Q_HELO_AAAA] = ns_t_aaaa,
 		[Q_SENDER_MX] = ns_t_mx, [Q_SENDER_A] = ns_t_a,
-		[Q_CHECK_MX] = ns_t_mx, [Q_CHECK_A] = ns_t_a
+		[Q_CHECK_MX] = ns_t_mx, [Q_CHECK_A] = ns_t_a,
+		[Q_CHECK_AAAA] = ns_t_aaaa
 	};
 	struct rbl_query	*q;
 	int			 type = types[kind], slot = rbl_nq;
@@ -390,8 +410,8 @@ rbl_start_helo(const char *helo)
 	rbl_forget(B_HELO);
 	strlcpy(rbl_helo, helo, sizeof(rbl_helo));
 	rbl_batch_start(B_HELO);
-	if (rbl_helo_numeric(helo))
-		return;
+	if (helo[0] == '\0' || rbl_helo_numeric(helo))
+		return;		/* "": forget the HELO (after STARTTLS) */
 	rbl_query(Q_HELO_A, B_HELO, 0, 0, helo);
 	rbl_query(Q_HELO_AAAA, B_HELO, 0, 0, helo);
 }
@@ -761,6 +781,7 @@ rbl_decide(char *reply, size_t size)
 		    "checks=\"%s\"", rbl_client, s.total, result, s.checks);
 		snprintf(rbl_hdr, sizeof(rbl_hdr), "X-Smtpproxy-Score: %.2f "
 		    "(%s)", s.total, s.checks);
+		snprintf(rbl_last, sizeof(rbl_last), "%.2f", s.total);
 		rbl_decided = 1;
 	}
 	if (rbl_result == -1)
@@ -791,12 +812,16 @@ rbl_domain_exists(const char *domain)
 	rbl_forget(B_CHECK);
 	rbl_query(Q_CHECK_MX, B_CHECK, 0, 0, domain);
 	rbl_query(Q_CHECK_A, B_CHECK, 0, 0, domain);
+	rbl_query(Q_CHECK_AAAA, B_CHECK, 0, 0, domain);
 	while ((rbl_state_of(Q_CHECK_MX) == RQ_PENDING ||
-	    rbl_state_of(Q_CHECK_A) == RQ_PENDING) &&
+	    rbl_state_of(Q_CHECK_A) == RQ_PENDING ||
+	    rbl_state_of(Q_CHECK_AAAA) == RQ_PENDING) &&
 	    (now = iobuf_now()) < deadline)
 		rbl_process((int)((deadline - now) * 1000) + 1);
 	mx = rbl_state_of(Q_CHECK_MX);
 	a = rbl_state_of(Q_CHECK_A);
+	if (a != RQ_FOUND && rbl_state_of(Q_CHECK_AAAA) == RQ_FOUND)
+		a = RQ_FOUND;	/* an IPv6-only domain exists too */
 	log_debug("dns: %s: MX %s, A %s", domain, mx == RQ_FOUND ? "yes" :
 	    mx == RQ_NONE ? "no" : "error", a == RQ_FOUND ? "yes" :
 	    a == RQ_NONE ? "no" : "error");
@@ -810,6 +835,12 @@ void
 rbl_add_style_score(double score)
 {
 	rbl_style_score = score;
+}
+
+const char *
+rbl_score_text(void)
+{
+	return rbl_last;
 }
 
 const char *

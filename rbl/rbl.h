@@ -43,6 +43,7 @@ void		 rbl_start_sender(const char *, const char *);
 void		 rbl_poll(void);
 int		 rbl_decide(char *, size_t);
 const char	*rbl_header(void);
+const char	*rbl_score_text(void);
 int		 rbl_domain_exists(const char *);
 void		 rbl_add_style_score(double);
 

@@ -258,7 +258,9 @@ smtp_helo_style(struct smtp_session *s, const char *helo)
 	const struct conf_style *st = smtp_style_find(s->conf, helo);
 
 	s->delayed[0] = '\0';	/* the HELO name in force decides */
-	s->flags = st != NULL && !st->refuse ? st->flags : s->conf->helo_default;
+	if (st == NULL || !st->refuse || s->conf->delay_reject)
+		s->flags = st != NULL && !st->refuse ? st->flags :
+		    s->conf->helo_default;
 	log_debug("helo: %s matches %s%s%s, flags %s", helo,
 	    st ? "pattern " : "no pattern", st ? st->pattern : "",
 	    st && st->refuse ? " (refused)" : "", s->flags);
@@ -804,7 +806,7 @@ smtp_do_help(struct smtp_session *s, const char *arg)
 	(void)arg;
 	if (h->n == 0) {
 		smtp_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET "
-		    "NOOP QUIT HELP VRFY EXPN");
+		    "NOOP QUIT HELP VRFY EXPN STARTTLS AUTH");
 		return;
 	}
 	for (int i = 0; i < h->n - 1; i++)
@@ -865,6 +867,8 @@ smtp_restart(struct smtp_session *s)
 	s->esmtp = 0;
 	s->login[0] = '\0';	/* RFC 3207 4.2: forget what came before */
 	s->delayed[0] = '\0';
+	s->flags = s->conf->helo_default;
+	rbl_start_helo("");
 	auth_sasl_abort();
 	smtp_enter(s, S_CONNECTED);
 }
@@ -919,14 +923,16 @@ smtp_check_auth(struct smtp_session *s, const char *arg)
 		return -1;
 	}
 	snprintf(mech, sizeof(mech), "%.*s", (int)(len < 31 ? len : 31), arg);
+	strlcpy(mechs, s->conf->sasl_mechanisms, sizeof(mechs));
+	for (char *p = mechs; *p; p++)
+		*p = *p == ',' ? ' ' : *p;
+	if (len == 0 || len > 20 || !smtp_word_in(mechs, mech)) {
+		smtp_reply(s, "504 5.5.4 Mechanism not available");
+		return -1;
+	}
 	if (!s->tls && s->conf->auth_requires_tls && auth_mech_plaintext(mech)) {
 		smtp_reply(s, "538 5.7.11 Encryption required for requested "
 		    "authentication mechanism");
-		return -1;
-	}
-	smtp_auth_offer(s, mechs, sizeof(mechs));
-	if (len == 0 || len > 20 || !smtp_word_in(mechs, mech)) {
-		smtp_reply(s, "504 5.5.4 Mechanism not available");
 		return -1;
 	}
 	return 0;
@@ -1018,6 +1024,8 @@ smtp_do_auth(struct smtp_session *s, const char *arg)
 	r = smtp_auth_dialogue(s, mech, *init ? in : NULL, inlen);
 	if (r == AUTH_DONE) {
 		strlcpy(s->login, auth_login(), sizeof(s->login));
+		if (s->be != NULL)	/* reopened with XCLIENT LOGIN= */
+			smtp_backend_close(s, 1);
 		log_info("event=auth client=%s mechanism=%s login=%s",
 		    s->client->addr, mech, s->login);
 		smtp_reply(s, "235 2.7.0 Authentication successful");
@@ -1141,8 +1149,9 @@ smtp_read_command(struct smtp_session *s)
 	    (size_t)s->conf->max_line_length + 1, &len)) {
 	case IOL_OK:
 		if (log_trace_on())
-			log_debug("client -> %s", strncasecmp(s->line, "AUTH ", 5)
-			    ? s->line : "AUTH ...");
+			log_debug("client -> %s", strncasecmp(s->line, "AUTH", 4) ||
+			    isalnum((unsigned char)s->line[4]) ? s->line :
+			    "AUTH ...");
 		return 0;
 	case IOL_TOOLONG:
 		smtp_reply(s, "500 5.5.6 Error: line too long");
@@ -1169,10 +1178,11 @@ smtp_summary(const struct smtp_session *s)
 	const char *tls = auth_tls_summary();
 
 	log_info("event=summary client=%s helo=%s tls=%s login=%s from=%s "
-	    "rcpts=%d accepted=%d result=%s duration=%.3f maxrss=%ld",
+	    "rcpts=%d accepted=%d score=%s result=%s duration=%.3f maxrss=%ld",
 	    s->client->addr, s->helo[0] ? s->helo : "-", tls ? tls : "no",
 	    s->login[0] ? s->login : "-",
 	    s->from_log[0] ? s->from_log : "-", s->rcpts_total, s->accepted,
+	    rbl_score_text(),
 	    s->result ? s->result : "closed", iobuf_now() - s->start,
 	    ru.ru_maxrss);
 }
@@ -1220,11 +1230,12 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 		s.result = "overloaded";
 		smtp_reply(&s, "421 4.3.2 %s System overloaded, try again later",
 		    c->hostname);
-	} else if (c->greet_pause > 0 && smtp_pregreet(&s) == -1)
+	} else if (c->greet_pause > 0 && !c->tls_wrapper && !client->test_mode &&
+	    smtp_pregreet(&s) == -1)
 		smtp_end(&s, s.result ? s.result : "pregreet");
 	if (s.state != S_QUIT)
 		rbl_start_client(client->addr, client->family);
-	if (c->tls_wrapper) {
+	if (c->tls_wrapper && s.state != S_QUIT) {
 		if (auth_tls_start(&s.io) == -1)
 			smtp_end(&s, "tls-failed");
 		s.tls = s.state != S_QUIT;

@@ -124,6 +124,45 @@ dead_queried() {
 	dead_queried 2.0.0.127.dead.test || fail "dead.test not asked" "$(cat "$DNS_DIR/dead.log")"
 }
 
+@test "each batch has its own deadline: the sender checks get timeout_dns from MAIL" {
+	start_dns_proxy "timeout_dns 2" "dns_error_action defer" "rhsbl dead.test 5 0" \
+		"$(dns_heuristics_off)"
+	local t0 t
+	t0=$(now_ms)
+	# MAIL comes 1.5 s after the connection: its lookups still get 2 s
+	run smtp -t 20 -b 127.0.0.2 'EHLO good.test\r\n' =1 +1500 'MAIL FROM:<a@mail.test>\r\n' =1 \
+		'RCPT TO:<user@local.test>\r\n' =1 'QUIT\r\n'
+	t=$(($(now_ms) - t0))
+	assert_codes "220 250 250 451 221"
+	((t >= 3300)) || fail "the RCPT reply came $t ms after connecting: the sender lookups did not get 2 s from MAIL"
+	((t < 6500)) || fail "the session took $t ms"
+	assert_score 127.0.0.2 tempfail 0 'DNSERR(dead.test)=0'
+	dead_queried mail.test.dead.test || fail "dead.test not asked" "$(cat "$DNS_DIR/dead.log")"
+}
+
+@test "heuristic lookups that time out are not hits" {
+	# HELO x.dead.test and sender domain y.dead.test never resolve, nor does
+	# the PTR of 127.0.0.9: a time-out is not "does not resolve"
+	start_dns_proxy "timeout_dns 2" "weight helo_no_resolve 5 0" "weight bogus_mx 5 0" \
+		"weight client_no_rdns 5 0" "$(dns_heuristics_off helo_no_resolve bogus_mx client_no_rdns)"
+	local t0 t
+	t0=$(now_ms)
+	run smtp -t 20 -b 127.0.0.9 'EHLO x.dead.test\r\n' =1 'MAIL FROM:<a@y.dead.test>\r\n' =1 \
+		'RCPT TO:<user@local.test>\r\n' =1 'QUIT\r\n'
+	t=$(($(now_ms) - t0))
+	assert_codes "220 250 250 250 221"
+	((t < 5000)) || fail "the session took $t ms with timeout_dns 2"
+	assert_score 127.0.0.9 accept '*'
+	local line
+	line=$(score_line 127.0.0.9)
+	if grep -Eq '(HELO_NO_RESOLVE|BOGUS_MX|CLIENT_NO_RDNS)=5' <<<"$line"; then
+		fail "a time-out counted as a hit:" "$line"
+	fi
+	dead_queried 9.0.0.127.in-addr.arpa || fail "the PTR was not asked" "$(cat "$DNS_DIR/dead.log")"
+	dead_queried x.dead.test || fail "the HELO name was not asked" "$(cat "$DNS_DIR/dead.log")"
+	dead_queried y.dead.test || fail "the sender domain was not asked" "$(cat "$DNS_DIR/dead.log")"
+}
+
 @test "sessions that need no score do not wait for a dead list" {
 	start_dns_proxy "timeout_dns 3" "dns_error_action defer" "dnsbl dead.test 5 0" \
 		"rhsbl dead.test 5 0" "$(dns_heuristics_off)"
@@ -138,7 +177,7 @@ dead_queried() {
 	wait_sessions_done
 	stop_pid "$XINETD_PID" || true
 	XINETD_PID=
-	NO_RELAYCLIENT= start_dns_proxy "timeout_dns 3" "dns_error_action defer" \
+	NO_RELAYCLIENT='' start_dns_proxy "timeout_dns 3" "dns_error_action defer" \
 		"dnsbl dead.test 5 0" "rhsbl dead.test 5 0" "$(dns_heuristics_off)"
 	t0=$(now_ms)
 	run smtp -b 127.0.0.3 'EHLO good.test\r\n' =1 'MAIL FROM:<a@mail.test>\r\n' =1 \

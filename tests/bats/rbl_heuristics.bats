@@ -93,6 +93,20 @@ teardown() {
 	assert_score 127.0.0.2 accept 0 CLIENT_SEEMS_DIALUP=0
 }
 
+@test "IPv6 client: rDNS confirmed by AAAA, HELO matched by AAAA" {
+	PROXY_BIND=::1 start_dns_proxy \
+		"$(dns_heuristics_off client_no_rdns client_ip_ne_helo helo_no_resolve client_seems_dialup)"
+	# ::1 <-> good6.test (PTR and AAAA)
+	dns_session ::1 good6.test a@mail.test
+	assert_codes "220 250 250 250 221"
+	assert_score ::1 accept -3.25 CLIENT_NO_RDNS=0 CLIENT_IP_NE_HELO=-1.25 \
+		HELO_NO_RESOLVE=-2 CLIENT_SEEMS_DIALUP=0
+	# good.test has only an A record (127.0.0.2): not the client (1.5 - 2)
+	dns_session ::1 good.test a@mail.test
+	assert_codes "220 250 250 250 221"
+	assert_score ::1 accept -0.5 CLIENT_NO_RDNS=0 CLIENT_IP_NE_HELO=1.5 HELO_NO_RESOLVE=-2
+}
+
 @test "bogus_mx: a sender domain with neither MX nor A (2.1); <> is not checked" {
 	start_dns_proxy "$(dns_heuristics_off bogus_mx)"
 	dns_session 127.0.0.1 good.test a@nomx.test

@@ -68,6 +68,25 @@ teardown() {
 	assert_score 127.0.0.2 reject 5 'DNSBL(dnsbl.test)=5'
 }
 
+@test "a list without a TXT record: the reply names the list and no empty reason" {
+	start_dns_proxy "dnsbl dnsbl2.test 5 0" "$(dns_heuristics_off)"
+	# 127.0.0.4 is on dnsbl2.test with no TXT record
+	dns_session 127.0.0.4 four.test a@mail.test
+	assert_codes "220 250 250 550 221"
+	assert_reply '550 5\.7\.1 Client \[127\.0\.0\.4\] refused \(score 5(\.0+)?\): listed by dnsbl2\.test'
+	refute_reply '550 .*(: *$|\(null\))'
+	assert_score 127.0.0.4 reject 5 'DNSBL(dnsbl2.test)=5'
+}
+
+@test "the relay decision comes before the score" {
+	start_dns_proxy "dnsbl dnsbl.test 5 0" "$(dns_heuristics_off)"
+	dns_session 127.0.0.2 good.test a@mail.test user@far.test user@local.test
+	assert_codes "220 250 250 554 550 221"
+	assert_reply '554 5\.7\.1 <user@far\.test>: Relay access denied'
+	assert_reply '550 5\.7\.1 Client \[127\.0\.0\.2\] refused '
+	assert_score 127.0.0.2 reject 5
+}
+
 @test "a client that is not listed passes, and the miss weight counts" {
 	start_dns_proxy "dnsbl dnsbl.test 1.5 0" "dnsbl dnsbl2.test 3 -1" \
 		"$(dns_heuristics_off)"
@@ -242,7 +261,7 @@ teardown() {
 }
 
 @test "RELAYCLIENT in the environment skips the score" {
-	NO_RELAYCLIENT= start_dns_proxy "dnsbl dnsbl.test 5 0" "$(dns_heuristics_off)"
+	NO_RELAYCLIENT='' start_dns_proxy "dnsbl dnsbl.test 5 0" "$(dns_heuristics_off)"
 	dns_session 127.0.0.2 good.test a@mail.test user@local.test
 	assert_codes "220 250 250 250 221"
 	settle

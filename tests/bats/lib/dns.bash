@@ -40,6 +40,7 @@
 #                127.0.0.1 and every other address: not listed (NXDOMAIN)
 #   dnsbl2.test, dnsbl3.test
 #                127.0.0.2  A 127.0.0.2  TXT "Listed by dnsbl2.test" (3.test)
+#   dnsbl2.test  127.0.0.4  A 127.0.0.2, no TXT record
 #   dnswl.test   127.0.0.2  A 127.0.0.2  TXT "Whitelisted by dnswl.test"
 #   rhsbl.test   (names) "test" listed, as RFC 5782 says: the sender domain
 #                test (a@test) hits; "spam.test" and its subdomains are
@@ -66,6 +67,8 @@
 #   127.0.0.7   none (NXDOMAIN)
 #   127.0.0.8   mismatch.test                mismatch.test  192.0.2.8
 #               (not forward-confirmed)
+#   127.0.0.9   never answers (9.0.0.127.in-addr.arpa goes to the dead
+#               server)
 #   ::1         good6.test                   good6.test     ::1
 #   HELO names: good.test (A 127.0.0.2), other.test (A 192.0.2.1: not the
 #   address of any client), nonexistent.invalid (NXDOMAIN).
@@ -74,18 +77,21 @@
 #   nomx.test (NXDOMAIN: no MX, no A).
 #
 # Other helpers:
-#   dnsq [-p PORT] [-t SECONDS] NAME [TYPE]   query (default: dnsmasq, A);
-#       (with EDNS0); prints "status RCODE", "truncated" if the TC bit is
-#       set, then one "TYPE DATA" line per answer (TXT:
-#       each string in double quotes, bytes outside 0x20..0x7e as \xHH);
-#       exit 2 when no answer came in time
+#   dnsq [-p PORT] [-t SECONDS] NAME [TYPE]   one UDP query with EDNS0
+#       (default: dnsmasq, type A, 1 s); prints "status RCODE",
+#       "truncated" if the TC bit is set, then one "TYPE DATA" line per
+#       answer (TXT: each string in double quotes, bytes outside
+#       0x20..0x7e as \xHH); exit 2 when no answer came in time
 #   dns_conf_lines            the smtpproxy config lines that use this DNS
 #   dns_heuristics_off [NAME...]  "weight NAME off" for every heuristic but
 #                             the NAMEs given
 #   start_dns_proxy [lines]   start_proxy for a client that is not a relay
-#                             client (NO_RELAYCLIENT=1) with local_domains
+#                             client (NO_RELAYCLIENT=1 unless the caller
+#                             sets NO_RELAYCLIENT='') with local_domains
 #                             local.test (cdb built by mkcdb) and
-#                             dns_conf_lines, then the lines given
+#                             dns_conf_lines, then the lines given (a line
+#                             may hold several, newline-separated:
+#                             "$(dns_heuristics_off)")
 #   dns_teardown              common_teardown, then stop the DNS programs
 #                             if this test started them
 #   dns_teardown_file         stop a file-wide DNS, then common_teardown_file
@@ -96,7 +102,7 @@
 # Sessions and assertions:
 #   dns_session ADDR HELO FROM [RCPT...]   run one session from ADDR (EHLO
 #       HELO, MAIL FROM:<FROM>, each RCPT (default user@local.test), QUIT)
-#   assert_score ADDR RESULT SCORE [CHECK=WEIGHT...]   the log has an
+#   assert_score ADDR RESULT SCORE|* [CHECK=WEIGHT...]   the log has an
 #       event=score line for ADDR with that result and score whose checks=
 #       list holds each CHECK=WEIGHT (numbers match 2.5, 2.50, 2.500...;
 #       CHECK may carry an IN_/NOT_IN_/NOT_ prefix in the log)
@@ -248,7 +254,7 @@ dns_free_port() {
 
 # dns_write_zones: the rbldnsd data files (see the table above)
 dns_write_zones() {
-	local d=$DNS_DIR z
+	local d=$DNS_DIR
 	cat >"$d/dnsbl.zone" <<'EOF'
 # dnsbl.test: RFC 5782 IPv4 test entries
 :127.0.0.2:Listed by dnsbl.test: see http://dnsbl.test/lookup?ip=$
@@ -262,9 +268,9 @@ EOF
 :127.0.0.2:IPv6 $ listed by dnsbl.test
 ::1
 EOF
-	for z in dnsbl2 dnsbl3; do
-		printf ':127.0.0.2:Listed by %s.test\n127.0.0.2\n' "$z" >"$d/$z.zone"
-	done
+	printf ':127.0.0.2:Listed by dnsbl2.test\n127.0.0.2\n127.0.0.4 :127.0.0.2:\n' \
+		>"$d/dnsbl2.zone"
+	printf ':127.0.0.2:Listed by dnsbl3.test\n127.0.0.2\n' >"$d/dnsbl3.zone"
 	printf ':127.0.0.2:Whitelisted by dnswl.test\n127.0.0.2\n' >"$d/dnswl.zone"
 	cat >"$d/rhsbl.zone" <<'EOF'
 # rhsbl.test: RFC 5782: "test" is listed, "invalid" is not
@@ -344,6 +350,7 @@ while True:
 		--server="/refused.test/127.0.0.1#$RBL_PORT" \
 		--server="/notloop.test/127.0.0.1#$RBL_PORT" \
 		--server="/dead.test/127.0.0.1#$DEAD_PORT" \
+		--server="/9.0.0.127.in-addr.arpa/127.0.0.1#$DEAD_PORT" \
 		--local=/test/ --local=/invalid/ \
 		--local=/in-addr.arpa/ --local=/ip6.arpa/ \
 		--host-record=client1.test,127.0.0.1 \
@@ -415,7 +422,7 @@ dns_stop() {
 	stop_pid "${DNSMASQ_PID:-}"
 	stop_pid "${RBLDNSD_PID:-}"
 	stop_pid "${DEAD_PID:-}"
-	DNSMASQ_PID= RBLDNSD_PID= DEAD_PID=
+	DNSMASQ_PID='' RBLDNSD_PID='' DEAD_PID=''
 }
 
 # dns_teardown: the common checks (sessions, sanitizers, exit codes) first,
@@ -451,9 +458,9 @@ dns_session() {
 	local addr=$1 helo=$2 from=$3 r items=()
 	shift 3
 	(($#)) || set -- user@local.test
-	items=("EHLO $helo\\r\\n" =1 "MAIL FROM:<$from>\\r\\n" =1)
+	items=("EHLO $helo\\r\\n" '=1' "MAIL FROM:<$from>\\r\\n" '=1')
 	for r in "$@"; do
-		items+=("RCPT TO:<$r>\\r\\n" =1)
+		items+=("RCPT TO:<$r>\\r\\n" '=1')
 	done
 	run smtp -b "$addr" "${items[@]}" 'QUIT\r\n'
 }
@@ -467,7 +474,7 @@ re_escape() {
 
 # num_re N: 2.5 -> 2\.50*   -1.25 -> -1\.250*   5 -> 5(\.0+)?   0 -> -?0(\.0+)?
 num_re() {
-	local n=$1 sign= int frac=
+	local n=$1 sign='' int frac=''
 	[[ $n == -* ]] && { sign=-; n=${n#-}; }
 	int=${n%%.*}
 	[[ $n == *.* ]] && frac=${n#*.}
