@@ -3,16 +3,32 @@
 # Each bats file runs alone: setup_file makes one temp dir for the file
 # ($FILE_TMP), setup makes one sub dir per test ($TMP) and teardown stops
 # every program the test started, then fails the test when a sanitizer wrote
-# a report or when an smtpproxy session exited non-zero or on a signal.
+# a report ($TMP/san), when an smtpproxy session was still running, or when
+# one exited non-zero or on a signal (xinetd's EXIT lines).
 #
 # Programs (all real, all on loopback):
 #   start_sink [smtp-sink options]   Postfix's smtp-sink as the backend;
-#                                    sets SINK_PORT and BACKEND
+#                                    sets SINK_PORT, SINK_PID and BACKEND;
+#                                    each message lands in $TMP/sink/msg.*
+#   start_sink_unix [options]        the same on unix:$TMP/sink.sock
 #   start_postfix [main.cf lines]    a private Postfix instance as the backend;
-#                                    sets PF_PORT and BACKEND
-#   start_proxy [config lines]       xinetd running $SMTPPROXY_BIN;
-#                                    sets PROXY_PORT (and PROXY_HOST)
-#   rawsmtp HOST PORT ITEM...        exact bytes client (see lib/rawsmtp)
+#                                    sets PF_DIR, PF_PORT and BACKEND; each
+#                                    message lands in $PF_DIR/mail/QID.eml
+#   start_proxy [config lines]       xinetd running $SMTPPROXY_BIN with
+#                                    $TMP/smtpproxy.conf; sets PROXY_PORT
+#                                    and PROXY_HOST
+#   smtp [-t s] [-b addr] ITEM...    lib/rawsmtp against the proxy
+#   proxy_env CMD...                 run the binary directly (-V, -n, -T)
+#
+# Assertions on `run smtp ...`: assert_codes, assert_reply, refute_reply,
+# assert_reply_count, assert_closed; on the log: assert_log, refute_log,
+# wait_log_count; on the backend: settle / settle_unix / pf_settle, then
+# sink_count, sink_files, sink_body, pf_count, pf_mail_files, pf_body.
+#
+# Knobs: PROXY_BIND (listening address, default 127.0.0.1), PROXY_ARGS
+# (more smtpproxy options), NO_RELAYCLIENT (do not set RELAYCLIENT for the
+# proxy), ALLOW_NONZERO_EXIT (a test expects smtpproxy to fail),
+# WAIT_LIMIT (seconds, default 5), SMTPPROXY_KEEP_TMP (keep the temp dirs).
 #
 # Waits are poll loops bounded by WAIT_LIMIT seconds that fail loudly; no
 # test synchronises with a plain sleep.
