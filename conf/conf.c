@@ -169,6 +169,8 @@ static const struct conf_key conf_keys[] = {
 	    NULL, "refuse MAIL before STARTTLS" },
 	{ "tls_wrapper", CT_BOOL, O(tls_wrapper), "no", 0, 0, conf_yesno, NULL,
 	    "implicit TLS from the first byte (port 465)" },
+	{ "tls_received_header", CT_BOOL, O(tls_received_header), "yes", 0,
+	    0, conf_yesno, NULL, "prepend a Received line naming the cipher" },
 	{ "sasl_mechanisms", CT_STR, O(sasl_mechanisms), "PLAIN LOGIN", 0, 400,
 	    NULL, NULL, "AUTH mechanisms offered (empty: no AUTH)" },
 	{ "sasl_config_path", CT_STR, O(sasl_config_path), "", 0, 1024, NULL,

@@ -144,6 +144,7 @@ struct conf {
 	int		 tls_protocols;
 	int		 tls_required;
 	int		 tls_wrapper;
+	int		 tls_received_header;
 	char		*sasl_mechanisms;
 	char		*sasl_config_path;
 	int		 auth_requires_tls;

@@ -744,12 +744,43 @@ smtp_data_done(struct smtp_session *s, struct smtp_data *d)
 		smtp_backend_close(s, 0);
 }
 
+/*
+ * Header lines of our own before the client's first byte: a Received line
+ * naming the TLS protocol and cipher (XCLIENT cannot carry them), and the
+ * score with add_score_header.  The client's bytes are not touched.
+ */
+static int
+smtp_trace_headers(struct smtp_session *s)
+{
+	char		 buf[1400], date[64];
+	const char	*tls = auth_tls_summary(), *hdr = rbl_header();
+	time_t		 now = time(NULL);
+	int		 n = 0;
+
+	if (tls != NULL && s->conf->tls_received_header) {
+		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z",
+		    localtime(&now));
+		n = snprintf(buf, sizeof(buf), "Received: from %.255s ([%s])\r\n"
+		    "\tby %.255s (smtpproxy) with %s (%s);\r\n\t%s\r\n",
+		    s->helo[0] ? s->helo : "unknown", s->client->addr,
+		    s->conf->hostname, s->login[0] ? "ESMTPSA" : "ESMTPS", tls,
+		    date);
+	}
+	if (hdr != NULL && n >= 0 && (size_t)n < sizeof(buf))
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%.1000s\r\n",
+		    hdr);
+	if (n <= 0)
+		return 0;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	return backend_data_write(s->be, buf, (size_t)n);
+}
+
 static void
 smtp_do_data(struct smtp_session *s, const char *arg)
 {
 	struct backend_reply	 r;
 	struct smtp_data	 d;
-	const char		*hdr;
 
 	(void)arg;
 	int rc = backend_command(s->be, &r, "DATA");
@@ -763,8 +794,7 @@ smtp_do_data(struct smtp_session *s, const char *arg)
 	smtp_enter(s, S_DATA);
 	smtp_data_init(&d, s->conf->bare_newline == CONF_BARE_NORMALIZE,
 	    s->conf->max_message_size, backend_data_write, s->be);
-	if ((hdr = rbl_header()) != NULL && (backend_data_write(s->be, hdr,
-	    strlen(hdr)) == -1 || backend_data_write(s->be, "\r\n", 2) == -1))
+	if (smtp_trace_headers(s) == -1)
 		d.sink_failed = 1;
 	if (smtp_data_copy(s, &d) == -1) {
 		smtp_backend_close(s, 0);
