@@ -249,3 +249,26 @@ PY
 	plain | grep -q '^# closed ' && fail "no close_notify (RFC 8446 6.1):" "$output"
 	true
 }
+
+@test "a TLS session's message starts with a Received line naming the cipher; a plain one's does not" {
+	start_auth_proxy
+	run tlssmtp 'EHLO tls.client\r\n' =1 'STARTTLS\r\n' =1 @TLS \
+		'EHLO tls.client\r\n' =1 'MAIL FROM:<a@x.test>\r\n' =1 \
+		'RCPT TO:<r@x.test>\r\n' =1 'DATA\r\n' =1 \
+		'Subject: tls\r\n\r\nbody\r\n.\r\n' =1 'QUIT\r\n' =1
+	assert_codes "220 250 220 250 250 250 354 250 221"
+	run smtp 'EHLO plain.client\r\n' =1 'MAIL FROM:<b@x.test>\r\n' =1 \
+		'RCPT TO:<r@x.test>\r\n' =1 'DATA\r\n' =1 \
+		'Subject: plain\r\n\r\nbody\r\n.\r\n' =1 'QUIT\r\n'
+	assert_codes "220 250 250 250 354 250 221"
+	settle
+	local tls plain
+	tls=$(grep -l '^Subject: tls' $(sink_files)) || fail "no TLS message"
+	plain=$(grep -l '^Subject: plain' $(sink_files)) || fail "no plain message"
+	grep -Eq '^Received: from tls\.client \(\[127\.0\.0\.1\]\)$' "$tls" ||
+		fail "no Received line:" "$(cat "$tls")"
+	grep -Eq $'^\tby proxy\\.test \\(smtpproxy\\) with ESMTPS \\(TLSv1\\.3:TLS_[A-Z0-9_]+\\);$' "$tls" ||
+		fail "no cipher in the Received line:" "$(cat "$tls")"
+	grep -q '(smtpproxy)' "$plain" && fail "a plain session got the TLS line" "$(cat "$plain")"
+	true
+}
