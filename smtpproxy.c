@@ -238,93 +238,131 @@ main_check(const struct conf *c)
 	return rc;
 }
 
-int
-main(int argc, char *argv[])
-{
-	static struct conf	 conf;	/* lives as long as the process */
-	struct smtp_client	 client = { 0 };
-	const char		*file = DEFAULT_CONF, *test = NULL;
-	char			*ov[MAX_OVERRIDES];
-	int			 ch, nov = 0, check = 0, trace = 0, bad, rc = 0;
+struct main_opts {
+	const char	*file;
+	const char	*test;
+	char		*ov[MAX_OVERRIDES];
+	int		 nov;
+	int		 check;
+	int		 trace;
+};
 
-	signal(SIGPIPE, SIG_IGN);	/* a client gone is a write error */
-	main_on_socket = main_is_socket(0);
-	log_open(NULL);		/* syslog mail until the config names a file */
-	main_session_id();
+static void
+main_options(int argc, char *argv[], struct main_opts *o)
+{
+	int ch;
+
 	while ((ch = getopt(argc, argv, "df:no:T:V")) != -1) {
 		switch (ch) {
 		case 'd':
-			trace = 1;
+			o->trace = 1;
 			break;
 		case 'f':
-			file = optarg;
+			o->file = optarg;
 			break;
 		case 'n':
-			check = 1;
+			o->check = 1;
 			break;
 		case 'o':
-			if (nov == MAX_OVERRIDES)
+			if (o->nov == MAX_OVERRIDES)
 				usage();
-			ov[nov++] = optarg;
+			o->ov[o->nov++] = optarg;
 			break;
 		case 'T':
-			test = optarg;
+			o->test = optarg;
 			break;
 		case 'V':
 			printf("smtpproxy %s\n", SMTPPROXY_VERSION);
-			return EX_DONE;
+			exit(EX_DONE);
 		default:
 			usage();
 		}
 	}
 	if (optind != argc)
 		usage();
-	/* under xinetd stderr is the client: no trace there */
-	log_set_trace(trace && !main_is_socket(2));
-	conf_init(&conf);
-	bad = conf_load(&conf, file, main_conf_error) == -1;
-	bad |= main_overrides(&conf, ov, nov) == -1;
-	if (bad || conf_check(&conf, main_conf_error) == -1) {
-		static const char msg[] = "421 4.3.0 Service unavailable: "
-		    "configuration error\r\n";
+}
 
-		if (main_on_socket && !check)
+/* The file, then -o, then the checks; 0 or an exit code. */
+static int
+main_config(struct conf *c, struct main_opts *o)
+{
+	static const char msg[] = "421 4.3.0 Service unavailable: "
+	    "configuration error\r\n";
+	int bad;
+
+	conf_init(c);
+	bad = conf_load(c, o->file, main_conf_error) == -1;
+	bad |= main_overrides(c, o->ov, o->nov) == -1;
+	if (bad || conf_check(c, main_conf_error) == -1) {
+		if (main_on_socket && !o->check)
 			(void)!write(1, msg, sizeof(msg) - 1);
 		return EX_PERM;
 	}
-	if (log_open(conf.log_file) == -1) {
-		fprintf(stderr, "smtpproxy: %s: %s\n", conf.log_file,
+	if (log_open(c->log_file) == -1) {
+		fprintf(stderr, "smtpproxy: %s: %s\n", c->log_file,
 		    strerror(errno));
 		return EX_TEMP;
 	}
-	relay_init(&conf);
-	rbl_init(&conf);
-	if (auth_init(&conf) == -1 && check) {
+	relay_init(c);
+	rbl_init(c);
+	if (auth_init(c) == -1 && o->check) {
 		fprintf(stderr, "smtpproxy: cannot read tls_cert_file or "
 		    "tls_key_file\n");
 		return EX_TEMP;
 	}
-	if (check)
-		return main_check(&conf);
-	if (test != NULL && main_on_socket) {
-		log_warnx("event=usage-error reason=\"-T refused on a socket\"");
-		return EX_PERM;
-	}
-	if (test == NULL && (rc = main_client(&client)) == 1) {
-		log_info("event=lost reason=\"client gone before the greeting\"");
-		return EX_DONE;
-	}
-	if (test != NULL ? main_test_client(test, &client) == -1 : rc == -1) {
-		if (test != NULL) {
-			fprintf(stderr, "smtpproxy: -T: bad address %s\n", test);
+	return 0;
+}
+
+/* Who is the client?  0 known, else an exit code (told and logged). */
+static int
+main_who(const struct main_opts *o, struct smtp_client *client)
+{
+	static const char msg[] = "421 4.3.0 Service unavailable\r\n";
+	int rc;
+
+	if (o->test != NULL) {
+		if (main_on_socket) {
+			log_warnx("event=usage-error reason=\"-T refused on a "
+			    "socket\"");
 			return EX_PERM;
 		}
-		static const char msg[] = "421 4.3.0 Service unavailable\r\n";
-
-		log_warn("event=fatal reason=\"cannot identify the client\"");
-		(void)!write(1, msg, sizeof(msg) - 1);
-		return EX_TEMP;
+		if (main_test_client(o->test, client) == 0)
+			return 0;
+		fprintf(stderr, "smtpproxy: -T: bad address %s\n", o->test);
+		return EX_PERM;
 	}
+	if ((rc = main_client(client)) == 0)
+		return 0;
+	if (rc == 1) {
+		log_info("event=lost reason=\"client gone before the greeting\"");
+		return -1;
+	}
+	log_warn("event=fatal reason=\"cannot identify the client\"");
+	(void)!write(1, msg, sizeof(msg) - 1);
+	return EX_TEMP;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct conf	 conf;	/* lives as long as the process */
+	struct smtp_client	 client = { 0 };
+	struct main_opts	 o = { .file = DEFAULT_CONF };
+	int			 rc;
+
+	signal(SIGPIPE, SIG_IGN);	/* a client gone is a write error */
+	main_on_socket = main_is_socket(0);
+	log_open(NULL);		/* syslog mail until the config names a file */
+	main_session_id();
+	main_options(argc, argv, &o);
+	/* under xinetd stderr is the client: no trace there */
+	log_set_trace(o.trace && !main_is_socket(2));
+	if ((rc = main_config(&conf, &o)) != 0)
+		return rc;
+	if (o.check)
+		return main_check(&conf);
+	if ((rc = main_who(&o, &client)) != 0)
+		return rc == -1 ? EX_DONE : rc;
 	main_drop_privileges(&conf);
 	return smtp_session(&conf, &client, 0, 1);
 }
