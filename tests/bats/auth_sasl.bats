@@ -55,8 +55,8 @@ setup() {
 
 	settle
 	[[ $(sink_count) == 3 ]] || fail "sink has $(sink_count) messages"
-	assert_log 'event=summary .* tls=TLSv1\.3:.* login=alice .*accepted=1 result=quit'
-	assert_log 'event=summary .* tls=no login=carol .*accepted=1 result=quit'
+	assert_log 'event=summary .* tls=TLSv1\.3:.* login=alice .*accepted=1 score=[-0-9.]+ result=quit'
+	assert_log 'event=summary .* tls=no login=carol .*accepted=1 score=[-0-9.]+ result=quit'
 	no_secret_in_log
 }
 

@@ -183,7 +183,7 @@ PY
 	plain | grep -q '^<~  250-AUTH PLAIN LOGIN CRAM-MD5$' || fail "mechanisms" "$output"
 	settle
 	[[ $(sink_count) == 1 ]] || fail "sink has $(sink_count) messages"
-	assert_log 'event=summary client=127\.0\.0\.1 helo=client\.test tls=TLSv1\.3:TLS_[A-Z0-9_]+ login=alice .*accepted=1 result=quit'
+	assert_log 'event=summary client=127\.0\.0\.1 helo=client\.test tls=TLSv1\.3:TLS_[A-Z0-9_]+ login=alice .*accepted=1 score=[-0-9.]+ result=quit'
 	# a plaintext client gets no greeting at all, and is closed
 	run smtp -G -t 5 'EHLO client.test\r\n'
 	assert_closed

@@ -210,7 +210,7 @@ version() {
 	wait_backend_idle
 	[[ $(sink_count) == 1 ]] || fail "sink has $(sink_count) messages"
 	grep -qx 'test mode' "$(sink_files)" || fail "message body not delivered"
-	assert_log 'event=summary client=192\.0\.2\.7 helo=client\.test .*from=<s@test> rcpts=1 accepted=1 result=(ok|quit)'
+	assert_log 'event=summary client=192\.0\.2\.7 helo=client\.test .*from=<s@test> rcpts=1 accepted=1 score=[-0-9.]+ result=(ok|quit)'
 }
 
 @test "-T: an IPv6 literal is the client address" {

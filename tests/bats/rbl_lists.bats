@@ -66,6 +66,7 @@ teardown() {
 	assert_codes "220 250 250 550 221"
 	assert_reply "550 5\\.7\\.1 Client \\[127\\.0\\.0\\.2\\] refused \\(score $(num_re 5)\\): listed by dnsbl\\.test: Listed by dnsbl\\.test: see http://dnsbl\\.test/lookup\\?ip=127\\.0\\.0\\.2\$"
 	assert_score 127.0.0.2 reject 5 'DNSBL(dnsbl.test)=5'
+	assert_log 'event=summary client=127\.0\.0\.2 .* score=5\.00 result='
 }
 
 @test "a list without a TXT record: the reply names the list and no empty reason" {
