@@ -218,10 +218,17 @@ main_check(const struct conf *c)
 {
 	int rc = EX_DONE;
 
-	if (geteuid() == 0 && (getpwnam(c->user) == NULL ||
+	struct passwd *pw = NULL;
+
+	if (geteuid() == 0 && ((pw = getpwnam(c->user)) == NULL ||
 	    getgrnam(c->group) == NULL)) {
 		fprintf(stderr, "smtpproxy: user %s or group %s does not exist\n",
 		    c->user, c->group);
+		return EX_PERM;
+	}
+	if (pw != NULL && pw->pw_uid == 0) {
+		fprintf(stderr, "smtpproxy: user %s is root: sessions refuse to "
+		    "run as root\n", c->user);
 		return EX_PERM;
 	}
 	printf("configuration: ok\n");

@@ -202,8 +202,8 @@ relay_is_local(const char *rcpt)
 	char			 local[512];
 	int			 rc;
 
-	if (at == NULL)
-		return 1;	/* <postmaster>: always ours (RFC 5321 4.5.1) */
+	if (at == NULL)		/* <postmaster>, or a name the backend qualifies */
+		return relay_local_part_routes(rcpt) ? 0 : 1;
 	snprintf(local, sizeof(local), "%.*s", (int)(at - rcpt), rcpt);
 	if (relay_local == NULL)
 		return 0;

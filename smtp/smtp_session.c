@@ -200,7 +200,8 @@ smtp_reset(struct smtp_session *s)
 	memset(&s->from, 0, sizeof(s->from));
 	s->rcpts = 0;
 	s->smtputf8 = 0;
-	smtp_enter(s, s->helo[0] != '\0' ? S_HELO : S_CONNECTED);
+	if (s->state != S_QUIT)	/* a 421 on the way ended the session */
+		smtp_enter(s, s->helo[0] != '\0' ? S_HELO : S_CONNECTED);
 }
 
 static const char *

@@ -7,7 +7,7 @@ set -eu
 
 build="gcc make pkg-config libssl-dev libsasl2-dev libc-ares-dev libcdb-dev libbsd-dev"
 run="$build xinetd swaks postfix iproute2"
-test="$run bats mandoc openssl sasl2-bin libsasl2-modules rbldnsd dnsmasq-base tinycdb python3 perl procps"
+test="$run bats mandoc openssl sasl2-bin libsasl2-modules rbldnsd dnsmasq-base tinycdb python3 perl procps clang libclang-rt-14-dev nmap"
 
 case "${1:-build}" in
 build) want=$build ;;

@@ -272,3 +272,36 @@ PY
 	grep -q '(smtpproxy)' "$plain" && fail "a plain session got the TLS line" "$(cat "$plain")"
 	true
 }
+
+@test "backend_tls encrypt: STARTTLS towards a real Postfix before anything about the client" {
+	make_cert
+	chmod 644 "$TMP/tls/key.pem"
+	start_postfix "smtpd_tls_cert_file = $TMP/tls/cert.pem" \
+		"smtpd_tls_key_file = $TMP/tls/key.pem" \
+		"smtpd_tls_security_level = may" "smtpd_tls_loglevel = 1"
+	start_proxy 'backend_tls encrypt'
+	run smtp -b 127.0.0.2 'EHLO plain.client\r\n' =1 'MAIL FROM:<a@x.test>\r\n' =1 \
+		'RCPT TO:<r@x.test>\r\n' =1 'DATA\r\n' =1 \
+		'Subject: over tls\r\n\r\nbody\r\n.\r\n' =1 'QUIT\r\n'
+	assert_codes "220 250 250 250 354 250 221"
+	pf_wait_count 1
+	assert_log 'event=backend-tls backend=127\.0\.0\.1:[0-9]+ tls=TLSv1\.[23]:'
+	wait_until file_has "$TMP/postfix.log" 'TLS connection established from .*\[127\.0\.0\.1\]' ||
+		fail "Postfix saw no TLS" "$(tail -20 "$TMP/postfix.log")"
+	# XCLIENT went inside TLS: Postfix still learned the real client
+	grep -q 'client=.*\[127\.0\.0\.2\]' "$TMP/postfix.log" ||
+		fail "no XCLIENT client in Postfix's log" "$(tail -20 "$TMP/postfix.log")"
+}
+
+@test "backend_tls encrypt refuses a backend without STARTTLS; may goes on in the clear" {
+	start_sink
+	start_proxy 'backend_tls encrypt'
+	run smtp 'EHLO c\r\n' =1 'MAIL FROM:<a@x.test>\r\n' =1 'QUIT\r\n'
+	assert_codes "220 250 451 221"
+	assert_log 'reason="no STARTTLS, backend_tls encrypt"'
+	stop_pid "$XINETD_PID"
+	XINETD_PID=
+	start_proxy 'backend_tls may'
+	run smtp 'EHLO c\r\n' =1 'MAIL FROM:<a@x.test>\r\n' =1 'QUIT\r\n'
+	assert_codes "220 250 250 221"
+}

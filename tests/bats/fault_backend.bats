@@ -79,11 +79,17 @@ accepted_lines() {
 	fault_message "$TMP/m" kill2 400000
 	head -c 5000 "$TMP/m" >"$TMP/m.head"
 	tail -c +5001 "$TMP/m" >"$TMP/m.tail"
-	run smtp -t 30 'EHLO client.test\r\n' =1 'MAIL FROM:<s@sender.test>\r\n' =1 \
+	# before its end of data the client hears nothing: the 451 comes after
+	# the dot ($TMP/early marks a reply that came before)
+	local rc=0
+	smtp -t 30 'EHLO client.test\r\n' =1 'MAIL FROM:<s@sender.test>\r\n' =1 \
 		'RCPT TO:<rcpt@test>\r\n' =1 'DATA\r\n' =1 "<$TMP/m.head" \
-		"!kill -9 $SINK_PID" "<$TMP/m.tail" '.\r\n' =1 \
-		'MAIL FROM:<s@sender.test>\r\n' =1 'QUIT\r\n'
+		"!kill -9 $SINK_PID" "<$TMP/m.tail" +300 \
+		"!grep -q '^[0-9][0-9][0-9] ' '$TMP/out' && tail -n1 '$TMP/out' | grep -qv '^354' && touch '$TMP/early'" \
+		'.\r\n' =1 'MAIL FROM:<s@sender.test>\r\n' =1 'QUIT\r\n' >"$TMP/out" 2>&1 || rc=$?
+	output=$(cat "$TMP/out") status=$rc
 	assert_closed
+	[[ ! -e $TMP/early ]] || fail "a reply came before the client's end of data" "$output"
 	# the backend is gone: the next MAIL cannot open it either
 	assert_codes "220 250 250 250 354 451 451 221"
 	assert_reply '451 4\.4\.1 Lost connection to the mail server; message not accepted'

@@ -246,7 +246,7 @@ PY
 
 # start_pysink [-u] [-f FAULT]...: see the top of this file
 start_pysink() {
-	local unix= faults=() try
+	local unix='' faults=() try
 	while (($#)); do
 		case $1 in
 		-u) unix=1; shift ;;
@@ -254,7 +254,8 @@ start_pysink() {
 		*) fail "start_pysink: unknown option $1"; return 1 ;;
 		esac
 	done
-	mkdir -m 1777 -p "$TMP/sink"
+	mkdir -p "$TMP/sink"
+	chmod 1777 "$TMP/sink"
 	PYSINK_LOG=$TMP/pysink.log
 	: >"$PYSINK_LOG"
 	if [[ -n $unix ]]; then
@@ -266,6 +267,7 @@ start_pysink() {
 		wait_until test -S "$TMP/pysink.sock" || { cat "$TMP/pysink.out" >&2; return 1; }
 		return 0
 	fi
+	# shellcheck disable=SC2034 # try counts; BACKEND is for start_proxy
 	for try in 1 2 3; do
 		SINK_PORT=$(free_port) || return 1
 		"$FAULT_PY" -c "$PYSINK_PY" --tcp "127.0.0.1:$SINK_PORT" --dump "$TMP/sink" \
@@ -314,28 +316,18 @@ fault_message() {
 
 # dump_complete ID / dump_partial ID: see the top of this file
 dump_complete() {
-	local f n=0
-	while read -r f; do
-		[[ -n $f ]] || continue
-		grep -aqF "Message-ID: <$1@fault.test>" "$f" &&
-			grep -aqE "^end of $1"$'\r?$' "$f" && n=$((n + 1))
-	done < <(sink_files)
-	echo "$n"
+	sink_files | xargs -r grep -laF -- "Message-ID: <$1@fault.test>" |
+		xargs -r grep -laE -- "^end of $1"$'\r?$' | wc -l
 }
 
 dump_partial() {
-	local f n=0
-	while read -r f; do
-		[[ -n $f ]] || continue
-		grep -aqF "Message-ID: <$1@fault.test>" "$f" &&
-			! grep -aqE "^end of $1"$'\r?$' "$f" && n=$((n + 1))
-	done < <(sink_files)
-	echo "$n"
+	sink_files | xargs -r grep -laF -- "Message-ID: <$1@fault.test>" |
+		xargs -r grep -LaE -- "^end of $1"$'\r?$' | wc -l
 }
 
 # assert_dumped [-p] ID N
 assert_dumped() {
-	local partial_ok= got part
+	local partial_ok='' got part
 	if [[ $1 == -p ]]; then
 		partial_ok=1
 		shift
@@ -352,7 +344,7 @@ assert_dumped() {
 # assert_dump_exact ID FILE: the stored copy equals FILE (wire form)
 assert_dump_exact() {
 	local f
-	f=$(grep -laF "Message-ID: <$1@fault.test>" $(sink_files) /dev/null | head -n1)
+	f=$(sink_files | xargs -r grep -laF -- "Message-ID: <$1@fault.test>" | head -n1)
 	[[ -n $f ]] || fail "message $1 not at the backend"
 	cmp -s "$f" "$2" || fail "message $1 at the backend differs from what was sent:" \
 		"$(cmp "$f" "$2" 2>&1)"
