@@ -2,6 +2,7 @@
  * banner.c: time to banner, for bench/run.
  *
  *   banner HOST PORT COUNT
+ *   banner HOST PORT,PORT[,...] COUNT
  *
  * COUNT times, one after the other: connect to HOST:PORT (IPv4 literal),
  * wait for the first byte of the server's greeting and print the time from
@@ -10,6 +11,11 @@
  * only when the previous session is over. Every wait is bounded (10 s).
  * Exit 0 when every attempt got a greeting, 1 otherwise (failures are
  * reported on stderr and not printed as times).
+ *
+ * With a list of ports (at most 8), each of the COUNT rounds connects to
+ * every port in turn, starting with the next port each round, so that
+ * their figures share the machine's ups and downs and none always goes
+ * first; each line is then "PORT MS".
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -83,27 +89,49 @@ main(int argc, char *argv[])
 	struct sockaddr_in	 sin;
 	double			 ms;
 	long			 i, count;
-	int			 bad = 0;
+	int			 bad = 0, nports = 0, p, port[8];
+	char			*s = argv[2], *end;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: banner host port count\n");
+		fprintf(stderr, "usage: banner host port[,port...] count\n");
 		return 2;
+	}
+	for (;;) {
+		long v = strtol(s, &end, 10);
+
+		if (end == s || v < 1 || v > 65535 || nports == 8 ||
+		    (*end != ',' && *end != '\0')) {
+			fprintf(stderr, "banner: bad port list %s\n", argv[2]);
+			return 2;
+		}
+		port[nports++] = (int)v;
+		if (*end == '\0')
+			break;
+		s = end + 1;
 	}
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	sin.sin_port = htons((unsigned short)atoi(argv[2]));
 	if (inet_pton(AF_INET, argv[1], &sin.sin_addr) != 1) {
 		fprintf(stderr, "banner: bad address %s\n", argv[1]);
 		return 2;
 	}
 	count = atol(argv[3]);
 	for (i = 0; i < count; i++) {
-		if (one(&sin, &ms) == -1)
-			bad++;
-		else
-			printf("%.3f\n", ms);
+		for (p = 0; p < nports; p++) {
+			/* each round starts with the next port */
+			int k = (int)((i + p) % nports);
+
+			sin.sin_port = htons((unsigned short)port[k]);
+			if (one(&sin, &ms) == -1)
+				bad++;
+			else if (nports == 1)
+				printf("%.3f\n", ms);
+			else
+				printf("%d %.3f\n", port[k], ms);
+		}
 	}
 	if (bad)
-		fprintf(stderr, "banner: %d of %ld attempts failed\n", bad, count);
+		fprintf(stderr, "banner: %d of %ld attempts failed\n", bad,
+		    count * nports);
 	return bad ? 1 : 0;
 }
