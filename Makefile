@@ -6,6 +6,11 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make lint       warnings as errors, mandoc -Tlint, cppcheck
 #   make bench      the benchmark (bench/)
+#   make fuzz       libFuzzer targets (tests/fuzz), FUZZ_TIME s each (60)
+#   make fuzz-smoke the same, FUZZ_SMOKE_TIME s each (3); fails on a crash
+#   make load       200 clients and a slow-loris run on loopback (tests/load)
+#   make valgrind   build/vg/smtpproxy under memcheck over part of the bats suite
+#   make coverage   build/cov (gcov): unit + bats, line coverage per module
 
 PREFIX	?= /usr/local
 SBINDIR	?= $(PREFIX)/sbin
@@ -16,14 +21,16 @@ CC	?= cc
 
 PKGS	 = openssl libsasl2 libcares libbsd
 # OpenSSL is dlopen()ed at the first STARTTLS (auth/auth_tls.c): headers only
-LINKPKGS = libsasl2 libcares libbsd
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wformat=2 -Wno-format-nonliteral
 CFLAGS	?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) -D_FORTIFY_SOURCE=2 \
 	   -fstack-protector-strong -I. $(CFLAGS) $(EXTRA_CFLAGS) \
 	   $$(pkg-config --cflags $(PKGS))
-LIBS	 = $$(pkg-config --libs $(LINKPKGS)) -lcdb -ldl
+# c-ares, libbsd and tinycdb are linked statically: every session is a
+# fresh exec, and each shared library costs it loading and relocation
+LIBS	 = -Wl,-Bstatic $$(pkg-config --libs --static libcares libbsd) -lcdb \
+	   -Wl,-Bdynamic $$(pkg-config --libs libsasl2) -ldl
 SAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 
@@ -46,6 +53,8 @@ ASAN	 = build/asan
 UNIT	 = build/unit
 
 .PHONY: all asan unit test run stop install lint bench clean deps deps-test
+.PHONY: fuzz fuzz-smoke
+.PHONY: load valgrind coverage
 
 all: smtpproxy $(TOOLS)
 
@@ -135,6 +144,97 @@ lint:
 bench: deps
 	$(MAKE) all
 	sh bench/run
+
+# libFuzzer targets, tests/fuzz/fuzz_*.c (each says what it checks), with
+# clang and Debian's libclang-rt-14-dev; each links only the project files
+# it needs.  tests/fuzz/run works on a copy of the seed corpus and keeps
+# crashing inputs in build/fuzz/artifacts/<target>/.
+FUZZ_CC	 ?= clang
+FUZZ_TIME ?= 60
+FUZZ_SMOKE_TIME ?= 3
+FUZZ_TARGETS ?= command data conf mkcdb popwatch auth rbl
+FUZZ	 = build/fuzz
+FUZZ_CFLAGS = -fsanitize=fuzzer,address,undefined \
+	   -fno-sanitize-recover=undefined -g -O1 -std=c11 -D_GNU_SOURCE -I. \
+	   $$(pkg-config --cflags $(PKGS))
+FUZZ_command	= smtp/smtp_parse.c
+FUZZ_data	= smtp/smtp_data.c
+FUZZ_conf	= conf/conf.c
+FUZZ_mkcdb	= $(CDBSRCS) conf/conf.c
+FUZZ_popwatch	= tools/popwatch_match.c
+FUZZ_auth	= auth/auth_sasl.c auth/auth_tls.c iobuf.c log.c \
+		  smtp/smtp_helo.c smtp/smtp_parse.c conf/conf.c
+FUZZ_rbl	= rbl/rbl_names.c conf/conf.c
+
+$(FUZZ)/fuzz_%: tests/fuzz/fuzz_%.c $(LIBSRCS) $(POPWATCH) $(HDRS) \
+	    tools/popwatch.h
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_$*) $(LIBS)
+
+fuzz: $(FUZZ_TARGETS:%=$(FUZZ)/fuzz_%)
+	sh tests/fuzz/run $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+fuzz-smoke: $(FUZZ_TARGETS:%=$(FUZZ)/fuzz_%)
+	sh tests/fuzz/run $(FUZZ_SMOKE_TIME) $(FUZZ_TARGETS)
+
+# make load: tests/load/run against ./smtpproxy (LOAD_* variables there).
+# make valgrind: smtpproxy without sanitizers, -O0 -g, in build/vg, run by
+# tests/valgrind/run under memcheck over VG_TESTS (bats files).
+# make coverage: everything with --coverage -O0 in build/cov; tests/coverage/run
+# runs the unit tests and every bats file against it, then reports gcov's
+# line coverage per module.
+VG	 = build/vg
+COV	 = build/cov
+NOOPT	 = -O0 -g -U_FORTIFY_SOURCE
+COVFLAGS = --coverage
+VG_TESTS ?= core_session core_delivery relay_tables auth_sasl
+
+load: deps-test
+	$(MAKE) all
+	tests/load/run
+
+$(VG)/smtpproxy: $(SRCS:%.c=$(VG)/%.o)
+	$(CC) -o $@ $^ $(LIBS)
+
+$(VG)/%.o: %.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(NOOPT) -c -o $@ $<
+
+valgrind: deps-test
+	$(MAKE) $(VG)/smtpproxy asan
+	tests/valgrind/run $(VG_TESTS)
+
+$(COV)/smtpproxy: $(SRCS:%.c=$(COV)/%.o)
+	$(CC) $(COVFLAGS) -o $@ $^ $(LIBS)
+
+$(COV)/mkcdb: $(COV)/tools/mkcdb.o $(COV)/conf/conf.o \
+	    $(CDBSRCS:%.c=$(COV)/%.o)
+	$(CC) $(COVFLAGS) -o $@ $^ $(LIBS)
+
+$(COV)/popwatch: $(POPWATCH:%.c=$(COV)/%.o) $(CDBSRCS:%.c=$(COV)/%.o)
+	$(CC) $(COVFLAGS) -o $@ $^ $(LIBS)
+
+$(POPWATCH:%.c=$(COV)/%.o): tools/popwatch.h
+
+$(COV)/%.o: %.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(NOOPT) $(COVFLAGS) -c -o $@ $<
+
+$(COV)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIBSRCS:%.c=$(COV)/%.o)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(NOOPT) $(COVFLAGS) -o $@ $< \
+	    $(LIBSRCS:%.c=$(COV)/%.o) $(LIBS)
+
+$(COV)/unit/test_popwatch: tests/unit/test_popwatch.c tests/unit/unit.h \
+	    $(COV)/tools/popwatch_match.o
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(NOOPT) $(COVFLAGS) -o $@ $< \
+	    $(COV)/tools/popwatch_match.o $(LIBS)
+
+coverage: deps-test
+	$(MAKE) asan $(COV)/smtpproxy $(COV)/mkcdb $(COV)/popwatch \
+	    $(UNITS:%=$(COV)/unit/%)
+	tests/coverage/run
 
 clean:
 	rm -rf build smtpproxy $(TOOLS)
