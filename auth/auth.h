@@ -44,6 +44,7 @@ int		 auth_tls_start(struct iobuf *);
 const char	*auth_tls_summary(void);
 void		 auth_tls_close(void);
 int		 auth_tls_client(struct iobuf *, char *, size_t);
+void		 auth_tls_client_close(struct iobuf *);
 int		 auth_tls_ssf(void);
 
 int		 auth_mech_plaintext(const char *);

@@ -382,6 +382,19 @@ auth_tls_client(struct iobuf *io, char *summary, size_t size)
 	return 0;
 }
 
+/* The end of a backend TLS connection: close_notify, then free it. */
+void
+auth_tls_client_close(struct iobuf *io)
+{
+	if (io->ops != &tls_ops || io->ctx == NULL)
+		return;
+	(void)ssl.SSL_shutdown(io->ctx);
+	ssl.SSL_free(io->ctx);
+	ssl.ERR_clear_error();
+	io->ops = NULL;
+	io->ctx = NULL;
+}
+
 const char *
 auth_tls_summary(void)
 {

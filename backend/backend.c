@@ -528,6 +528,7 @@ backend_close(struct backend *b, int quit)
 		return;
 	if (quit && b->io.err == IOBUF_OK)
 		(void)backend_command(b, &r, "QUIT");
+	auth_tls_client_close(&b->io);
 	close(b->fd);
 	free(b);
 }
