@@ -215,6 +215,8 @@ settle() {
 # complete message lands in its own file $TMP/sink/msg.*.
 start_sink() {
 	local try
+	stop_pid "$SINK_PID"	# a second sink must not orphan the first
+	SINK_PID=
 	mkdir -m 1777 -p "$TMP/sink"
 	for try in 1 2 3; do
 		SINK_PORT=$(free_port) || return 1
