@@ -61,10 +61,11 @@ all: smtpproxy $(TOOLS)
 smtpproxy: $(SRCS:%.c=$(REL)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-tools/mkcdb: $(REL)/tools/mkcdb.o $(REL)/conf/conf.o $(CDBSRCS:%.c=$(REL)/%.o)
+tools/mkcdb: $(REL)/tools/mkcdb.o $(REL)/conf/conf.o $(REL)/log.o \
+	    $(CDBSRCS:%.c=$(REL)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-tools/popwatch: $(POPWATCH:%.c=$(REL)/%.o) $(CDBSRCS:%.c=$(REL)/%.o)
+tools/popwatch: $(POPWATCH:%.c=$(REL)/%.o) $(REL)/log.o $(CDBSRCS:%.c=$(REL)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(POPWATCH:%.c=$(REL)/%.o) $(POPWATCH:%.c=$(ASAN)/%.o): tools/popwatch.h
@@ -75,10 +76,12 @@ $(REL)/%.o: %.c $(HDRS)
 
 asan: $(ASAN)/smtpproxy $(ASAN)/mkcdb $(ASAN)/popwatch
 
-$(ASAN)/mkcdb: $(ASAN)/tools/mkcdb.o $(ASAN)/conf/conf.o $(CDBSRCS:%.c=$(ASAN)/%.o)
+$(ASAN)/mkcdb: $(ASAN)/tools/mkcdb.o $(ASAN)/conf/conf.o $(ASAN)/log.o \
+	    $(CDBSRCS:%.c=$(ASAN)/%.o)
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
-$(ASAN)/popwatch: $(POPWATCH:%.c=$(ASAN)/%.o) $(CDBSRCS:%.c=$(ASAN)/%.o)
+$(ASAN)/popwatch: $(POPWATCH:%.c=$(ASAN)/%.o) $(ASAN)/log.o \
+	    $(CDBSRCS:%.c=$(ASAN)/%.o)
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
 $(ASAN)/smtpproxy: $(SRCS:%.c=$(ASAN)/%.o)
@@ -160,7 +163,7 @@ FUZZ_CFLAGS = -fsanitize=fuzzer,address,undefined \
 FUZZ_command	= smtp/smtp_parse.c
 FUZZ_data	= smtp/smtp_data.c
 FUZZ_conf	= conf/conf.c
-FUZZ_mkcdb	= $(CDBSRCS) conf/conf.c
+FUZZ_mkcdb	= $(CDBSRCS) conf/conf.c log.c
 FUZZ_popwatch	= tools/popwatch_match.c
 FUZZ_auth	= auth/auth_sasl.c auth/auth_tls.c iobuf.c log.c \
 		  smtp/smtp_helo.c smtp/smtp_parse.c conf/conf.c
@@ -207,11 +210,12 @@ valgrind: deps-test
 $(COV)/smtpproxy: $(SRCS:%.c=$(COV)/%.o)
 	$(CC) $(COVFLAGS) -o $@ $^ $(LIBS)
 
-$(COV)/mkcdb: $(COV)/tools/mkcdb.o $(COV)/conf/conf.o \
+$(COV)/mkcdb: $(COV)/tools/mkcdb.o $(COV)/conf/conf.o $(COV)/log.o \
 	    $(CDBSRCS:%.c=$(COV)/%.o)
 	$(CC) $(COVFLAGS) -o $@ $^ $(LIBS)
 
-$(COV)/popwatch: $(POPWATCH:%.c=$(COV)/%.o) $(CDBSRCS:%.c=$(COV)/%.o)
+$(COV)/popwatch: $(POPWATCH:%.c=$(COV)/%.o) $(COV)/log.o \
+	    $(CDBSRCS:%.c=$(COV)/%.o)
 	$(CC) $(COVFLAGS) -o $@ $^ $(LIBS)
 
 $(POPWATCH:%.c=$(COV)/%.o): tools/popwatch.h

@@ -17,28 +17,14 @@
 static const struct conf	*policy_conf;
 static struct cdbt		*policy_senders, *policy_rcpts;
 
-static struct cdbt *
-policy_open(const char *spec, enum cdbt_type type)
-{
-	struct cdbt *t;
-
-	if (spec[0] == '\0')
-		return NULL;
-	if ((t = cdbt_open(spec, type)) == NULL)
-		fatalx("event=fatal reason=\"out of memory\"");
-	if (cdbt_error(t) != NULL)
-		log_warnx("event=table-error table=%s reason=\"%s\"", spec,
-		    cdbt_error(t));
-	return t;
-}
-
 int
 auth_init(const struct conf *c)
 {
 	policy_conf = c;
 	auth_sasl_conf(c);
-	policy_senders = policy_open(c->sender_logins, CDBT_SENDERS);
-	policy_rcpts = policy_open(c->restricted_recipients, CDBT_RECIPIENTS);
+	policy_senders = cdbt_open_conf(c->sender_logins, CDBT_SENDERS);
+	policy_rcpts = cdbt_open_conf(c->restricted_recipients,
+	    CDBT_RECIPIENTS);
 	return auth_tls_load(c);
 }
 

@@ -8,6 +8,9 @@
  * moment; cdbt_error() says why.  Each table carries a type record written
  * by mkcdb, which is how a table of the wrong kind or a random file is
  * told apart from a good one.
+ * cdbt_open_conf(spec, type) is cdbt_open for a configuration key: NULL
+ * when the key is empty, a table problem logged (event=table-error).
+ * cdbt_lower(dst, src, size) copies src in lower case.
  * cdbt_find(t, kind, key, m) walks the candidate keys of kind from most to
  * least specific and answers CDBT_FOUND (m->key and m->value filled),
  * CDBT_NOTFOUND or CDBT_ERROR.  cdbt_keys() lists those candidates, for
@@ -65,6 +68,8 @@ struct cdbt_entry {
 };
 
 struct cdbt	*cdbt_open(const char *, enum cdbt_type);
+struct cdbt	*cdbt_open_conf(const char *, enum cdbt_type);
+void		 cdbt_lower(char *, const char *, size_t);
 void		 cdbt_close(struct cdbt *);
 const char	*cdbt_name(const struct cdbt *);
 const char	*cdbt_error(const struct cdbt *);

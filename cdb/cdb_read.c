@@ -17,6 +17,7 @@
 #include <bsd/string.h>
 
 #include "cdb.h"
+#include "log.h"
 
 #define CDBT_WALK_MAX	140	/* IPv6: address + 128 prefixes */
 
@@ -119,6 +120,22 @@ cdbt_open(const char *spec, enum cdbt_type type)
 	return t;
 }
 
+/* A table named in the configuration: NULL for "", problems logged. */
+struct cdbt *
+cdbt_open_conf(const char *spec, enum cdbt_type type)
+{
+	struct cdbt *t;
+
+	if (spec[0] == '\0')
+		return NULL;
+	if ((t = cdbt_open(spec, type)) == NULL)
+		fatalx("event=fatal reason=\"out of memory\"");
+	if (cdbt_error(t) != NULL)
+		log_warnx("event=table-error table=%s reason=\"%s\"", spec,
+		    cdbt_error(t));
+	return t;
+}
+
 void
 cdbt_close(struct cdbt *t)
 {
@@ -143,7 +160,7 @@ cdbt_error(const struct cdbt *t)
 	return t->ok ? NULL : t->err;
 }
 
-static void
+void
 cdbt_lower(char *dst, const char *src, size_t size)
 {
 	size_t i;

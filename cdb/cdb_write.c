@@ -170,16 +170,6 @@ cdbt_norm_logins(const char *v, char *out, size_t size, const char **why)
 	return 0;
 }
 
-static void
-cdbt_lower_copy(char *dst, const char *src, size_t size)
-{
-	size_t i;
-
-	for (i = 0; src[i] != '\0' && i + 1 < size; i++)
-		dst[i] = (char)tolower((unsigned char)src[i]);
-	dst[i] = '\0';
-}
-
 int
 cdbt_normalize(enum cdbt_type type, const char *key, const char *value,
     char *kout, size_t ksize, char *vout, size_t vsize, const char **why)
@@ -190,7 +180,7 @@ cdbt_normalize(enum cdbt_type type, const char *key, const char *value,
 		*why = "key or value too long";
 		return -1;
 	}
-	cdbt_lower_copy(kout, key, ksize);
+	cdbt_lower(kout, key, ksize);
 	switch (type) {
 	case CDBT_DOMAINS:
 		if (!cdbt_is_domain(kout[0] == '.' ? kout + 1 : kout)) {

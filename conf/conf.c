@@ -743,6 +743,7 @@ conf_split(char *line, char **key, char **value)
 {
 	char	*p = line + strspn(line, " \t"), *end;
 
+	line[strcspn(line, "\r\n")] = '\0';	/* the line's own end */
 	if (*p == '\0' || *p == '#')
 		return 0;
 	*key = p;
@@ -763,12 +764,7 @@ conf_line(struct conf *c, char *buf, const char *path, int lineno,
 {
 	const struct conf_key	*k;
 	char			*key, *value, why[512];
-	size_t			 len = strlen(buf);
 
-	if (len > 0 && buf[len - 1] == '\n')
-		buf[--len] = '\0';
-	if (len > 0 && buf[len - 1] == '\r')
-		buf[--len] = '\0';
 	if (!conf_split(buf, &key, &value))
 		return 0;
 	if ((k = conf_find(key)) == NULL) {

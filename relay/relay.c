@@ -36,28 +36,13 @@ static enum relay_standing	 relay_standing = RS_UNKNOWN;
 static char			 relay_why[256];	/* for the trace */
 static char			 relay_text[RELAY_TEXT_MAX + 1];
 
-static struct cdbt *
-relay_open(const char *spec, enum cdbt_type type)
-{
-	struct cdbt *t;
-
-	if (spec[0] == '\0')
-		return NULL;
-	if ((t = cdbt_open(spec, type)) == NULL)
-		fatal("event=fatal reason=\"out of memory\"");
-	if (cdbt_error(t) != NULL)
-		log_warnx("event=table-error table=%s reason=\"%s\"", spec,
-		    cdbt_error(t));
-	return t;
-}
-
 int
 relay_init(const struct conf *c)
 {
 	relay_conf = c;
-	relay_local = relay_open(c->local_domains, CDBT_DOMAINS);
-	relay_clients = relay_open(c->relay_clients, CDBT_NETWORKS);
-	relay_pop = relay_open(c->pop_before_smtp, CDBT_POP);
+	relay_local = cdbt_open_conf(c->local_domains, CDBT_DOMAINS);
+	relay_clients = cdbt_open_conf(c->relay_clients, CDBT_NETWORKS);
+	relay_pop = cdbt_open_conf(c->pop_before_smtp, CDBT_POP);
 	return 0;
 }
 

@@ -68,12 +68,7 @@ build_line(const char *src, int lineno, char *buf, enum cdbt_type type,
 {
 	char		*key, *value, k[CDBT_KEY_MAX], v[CDBT_VALUE_MAX];
 	const char	*why;
-	size_t		 len = strlen(buf);
 
-	if (len > 0 && buf[len - 1] == '\n')
-		buf[--len] = '\0';
-	if (len > 0 && buf[len - 1] == '\r')
-		buf[--len] = '\0';
 	if (!conf_split(buf, &key, &value))
 		return 0;
 	if (cdbt_normalize(type, key, value, k, sizeof(k), v, sizeof(v),
