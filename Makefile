@@ -111,6 +111,7 @@ deps-test:
 
 test: deps-test
 	$(MAKE) asan unit
+	$(MAKE) fuzz-smoke
 	tests/run
 
 run:

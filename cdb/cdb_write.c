@@ -71,6 +71,8 @@ cdbt_norm_network(const char *k, char *out, size_t size, const char **why)
 	int		 af = strchr(k, ':') ? AF_INET6 : AF_INET, bits = -1;
 	int		 max = af == AF_INET ? 32 : 128;
 
+	if (k[0] == '\0')
+		goto bad;
 	if (af == AF_INET && k[strlen(k) - 1] == '.') {
 		int	 dots = 0, ok = 1;
 		char	*end;
@@ -78,8 +80,9 @@ cdbt_norm_network(const char *k, char *out, size_t size, const char **why)
 		for (const char *p = k; *p && ok; p = end + 1, dots++) {
 			long v = strtol(p, &end, 10);
 
+			/* "01" would never match: lookups write "1" */
 			ok = end != p && *end == '.' && v >= 0 && v <= 255 &&
-			    isdigit((unsigned char)*p);
+			    isdigit((unsigned char)*p) && (*p != '0' || end == p + 1);
 		}
 		if (!ok || dots > 3) {
 			*why = "bad address prefix";
@@ -178,6 +181,10 @@ cdbt_normalize(enum cdbt_type type, const char *key, const char *value,
 
 	if (strlen(key) >= ksize || strlen(value) >= vsize) {
 		*why = "key or value too long";
+		return -1;
+	}
+	if (key[0] == '\0') {
+		*why = "empty key";
 		return -1;
 	}
 	cdbt_lower(kout, key, ksize);

@@ -431,6 +431,11 @@ conf_zone(const struct conf_key *k, struct conf_zones *zs, const char *v,
 	for (char *t = strtok_r(buf, " \t", &save); t != NULL && n < 5;
 	    t = strtok_r(NULL, " \t", &save))
 		f[n++] = t;
+	if ((z = reallocarray(zs->z, (size_t)zs->n + 1, sizeof(*z))) == NULL) {
+		snprintf(why, wlen, "out of memory");
+		return -1;
+	}
+	zs->z = z;
 	z = &zs->z[zs->n];
 	memset(z, 0, sizeof(*z));
 	if (n < 3 || n > 4 || strlen(f[0]) >= sizeof(z->zone) - 80 ||
@@ -451,14 +456,18 @@ conf_zone(const struct conf_key *k, struct conf_zones *zs, const char *v,
 static int
 conf_weight_line(struct conf *c, const char *v, char *why, size_t wlen)
 {
-	char	 name[64], a[64], b[64];
+	char	 name[64] = "", a[64], b[64];
 	int	 n = sscanf(v, "%63s %63s %63s", name, a, b), i;
 
-	for (i = 0; i < CONF_H_COUNT; i++)
+	for (i = 0; n >= 1 && i < CONF_H_COUNT; i++)
 		if (strcmp(conf_heuristic_names[i], name) == 0)
 			break;
-	if (n < 1 || i == CONF_H_COUNT) {
-		snprintf(why, wlen, "weight: unknown check '%s'", n ? name : "");
+	if (n < 1) {
+		snprintf(why, wlen, "weight: missing check name");
+		return -1;
+	}
+	if (i == CONF_H_COUNT) {
+		snprintf(why, wlen, "weight: unknown check '%s'", name);
 		return -1;
 	}
 	struct conf_weight *w = &c->weight[i];
@@ -552,6 +561,14 @@ conf_style_add(struct conf *c, const char *v, int override, char *why,
 		snprintf(why, wlen, "helo: more than %d lines", CONF_STYLES_MAX);
 		return -1;
 	}
+	struct conf_style *ns = reallocarray(ss->s, (size_t)ss->n + 1,
+	    sizeof(*ns));
+
+	if (ns == NULL) {
+		snprintf(why, wlen, "out of memory");
+		return -1;
+	}
+	ss->s = ns;
 	if (conf_style_parse(v, &ss->s[ss->n], why, wlen) == -1)
 		return -1;
 	ss->n++;
@@ -921,6 +938,16 @@ conf_free(struct conf *c)
 		if (conf_keys[i].type == CT_STR) {
 			free(*(char **)base);
 			*(char **)base = NULL;
+		} else if (conf_keys[i].type == CT_ZONE) {
+			struct conf_zones *zs = (struct conf_zones *)base;
+
+			free(zs->z);
+			zs->z = NULL;
+			zs->n = 0;
+		} else if (conf_keys[i].type == CT_STYLE) {
+			free(c->helo.s);
+			c->helo.s = NULL;
+			c->helo.n = 0;
 		} else if (conf_keys[i].type == CT_LIST) {
 			struct conf_list *l = (struct conf_list *)base;
 

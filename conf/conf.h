@@ -54,8 +54,10 @@ struct conf_zone {
 	char		 line[400];	/* as written, for conf_dump */
 };
 
+/* Grown as lines come (most configurations have none): a plain session
+ * should not fault in pages for 32 empty zones. */
 struct conf_zones {
-	struct conf_zone	 z[CONF_ZONES_MAX];
+	struct conf_zone	*z;
 	int			 n;
 	int			 overridden;
 };
@@ -86,7 +88,7 @@ struct conf_style {
 };
 
 struct conf_styles {
-	struct conf_style	 s[CONF_STYLES_MAX];
+	struct conf_style	*s;
 	int			 n;
 	int			 overridden;
 };

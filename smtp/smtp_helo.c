@@ -33,51 +33,69 @@ smtp_glob_set(const char *p, int c, const char **end)
 	return hit != neg;
 }
 
-/* Shell glob, case-insensitive: * ? [a-z] [!x], backslash quotes. */
-int
-smtp_glob(const char *pat, const char *s)
+/* One pattern element at pat against c; *next is the element after it.
+ * Returns 1 match, 0 no match. */
+static int
+smtp_glob_one(const char *pat, int c, const char **next)
 {
 	const char	*end;
 	int		 r;
 
-	for (; *pat != '\0'; pat++, s++) {
-		switch (*pat) {
-		case '*':
-			while (pat[1] == '*')
-				pat++;
-			if (pat[1] == '\0')
-				return 1;
-			for (; *s != '\0'; s++)
-				if (smtp_glob(pat + 1, s))
-					return 1;
-			return smtp_glob(pat + 1, s);
-		case '?':
-			if (*s == '\0')
-				return 0;
-			break;
-		case '[':
-			if (*s == '\0')
-				return 0;
-			r = smtp_glob_set(pat + 1, tolower((unsigned char)*s), &end);
-			if (r == 0)
-				return 0;
-			if (r == 1) {
-				pat = end - 1;
-				break;
-			}
-			if (*s != '[')	/* a lone '[' matches itself */
-				return 0;
-			break;
-		case '\\':
-			if (pat[1] != '\0')
-				pat++;
-			/* FALLTHROUGH */
-		default:
-			if (tolower((unsigned char)*pat) != tolower((unsigned char)*s))
-				return 0;
+	switch (*pat) {
+	case '?':
+		*next = pat + 1;
+		return c != '\0';
+	case '[':
+		if (c != '\0' && (r = smtp_glob_set(pat + 1, c, &end)) != -1) {
+			*next = end;
+			return r;
 		}
+		*next = pat + 1;	/* a lone '[' matches itself */
+		return c == '[';
+	case '\\':
+		if (pat[1] != '\0')
+			pat++;
+		/* FALLTHROUGH */
+	default:
+		*next = pat + 1;
+		return c != '\0' && tolower((unsigned char)*pat) == c;
 	}
-	return *s == '\0';
+}
+
+/*
+ * Shell glob, case-insensitive: * ? [a-z] [!x], backslash quotes.  After a
+ * mismatch only the last '*' is retried, one character further: time is
+ * bounded by pattern times name, whatever the client sends.
+ */
+int
+smtp_glob(const char *pat, const char *s)
+{
+	const char	*star = NULL, *mark = NULL, *next;
+
+	while (*s != '\0') {
+		if (*pat == '*') {
+			while (*pat == '*')
+				pat++;
+			if (*pat == '\0')
+				return 1;
+			star = pat;
+			mark = s;
+			continue;
+		}
+		if (*pat != '\0' &&
+		    smtp_glob_one(pat, tolower((unsigned char)*s), &next)) {
+			pat = next;
+			s++;
+			continue;
+		}
+		if (star == NULL)
+			return 0;
+		pat = star;	/* the last '*' takes one more character */
+		s = ++mark;
+	}
+	while (*pat == '*')
+		pat++;
+	return *pat == '\0';
 }
 
 /* First style whose pattern matches helo; NULL when none does. */

@@ -54,7 +54,7 @@ static const char *const smtp_state_name[] = {
 struct smtp_session {
 	const struct conf		*conf;
 	const struct smtp_client	*client;
-	struct iobuf			 io;
+	struct iobuf			*io;		/* malloc'd: not zeroed */
 	enum smtp_state			 state;
 	const char			*verb;
 	char				*line;
@@ -114,7 +114,7 @@ smtp_tarpit(struct smtp_session *s)
 {
 	const struct conf	*c = s->conf;
 	struct timespec		 ts;
-	double			 left = s->io.deadline - iobuf_now();
+	double			 left = s->io->deadline - iobuf_now();
 
 	if (c->tarpit_initial == 0)
 		return;
@@ -122,7 +122,7 @@ smtp_tarpit(struct smtp_session *s)
 		s->tarpit = c->tarpit_initial;
 	ts.tv_sec = s->tarpit < left ? s->tarpit : (left > 0 ? (time_t)left : 0);
 	ts.tv_nsec = 0;
-	iobuf_flush(&s->io);	/* earlier replies are not held back */
+	iobuf_flush(s->io);	/* earlier replies are not held back */
 	log_debug("tarpit: %ld s", (long)ts.tv_sec);
 	while (nanosleep(&ts, &ts) == -1)
 		;
@@ -144,7 +144,7 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	if ((buf[0] == '4' || buf[0] == '5') && strncmp(buf, "421", 3) != 0)
 		smtp_tarpit(s);
 	log_debug("client <- %s", buf);
-	iobuf_printf(&s->io, "%s\r\n", buf);
+	iobuf_printf(s->io, "%s\r\n", buf);
 	if (buf[0] != '4' && buf[0] != '5')
 		return;
 	log_info("event=reject client=%s cmd=%s reply=\"%s\"", s->client->addr,
@@ -176,7 +176,7 @@ smtp_relay(struct smtp_session *s, const struct backend_reply *r)
 			smtp_reply(s, "%d %s", r->code, line);
 			break;
 		}
-		iobuf_printf(&s->io, "%d-%s\r\n", r->code, line);
+		iobuf_printf(s->io, "%d-%s\r\n", r->code, line);
 		p += strcspn(p, "\n") + 1;
 	}
 }
@@ -346,21 +346,21 @@ smtp_do_ehlo(struct smtp_session *s, const char *arg)
 	char			 mechs[512];
 
 	smtp_take_helo(s, arg, 1);
-	iobuf_printf(&s->io, "250-%s\r\n", c->hostname);
-	iobuf_printf(&s->io, "250-PIPELINING\r\n");
-	iobuf_printf(&s->io, "250-SIZE %lld\r\n", c->max_message_size);
+	iobuf_printf(s->io, "250-%s\r\n", c->hostname);
+	iobuf_printf(s->io, "250-PIPELINING\r\n");
+	iobuf_printf(s->io, "250-SIZE %lld\r\n", c->max_message_size);
 	if (c->vrfy)
-		iobuf_printf(&s->io, "250-VRFY\r\n");
+		iobuf_printf(s->io, "250-VRFY\r\n");
 	if (c->backend_extensions & CONF_EXT_DSN)
-		iobuf_printf(&s->io, "250-DSN\r\n");
+		iobuf_printf(s->io, "250-DSN\r\n");
 	if (c->backend_extensions & CONF_EXT_SMTPUTF8)
-		iobuf_printf(&s->io, "250-SMTPUTF8\r\n");
+		iobuf_printf(s->io, "250-SMTPUTF8\r\n");
 	if (!s->tls && auth_tls_offered())
-		iobuf_printf(&s->io, "250-STARTTLS\r\n");
+		iobuf_printf(s->io, "250-STARTTLS\r\n");
 	smtp_auth_offer(s, mechs, sizeof(mechs));
 	if (mechs[0] != '\0')
-		iobuf_printf(&s->io, "250-AUTH %s\r\n", mechs);
-	iobuf_printf(&s->io, "250-ENHANCEDSTATUSCODES\r\n");
+		iobuf_printf(s->io, "250-AUTH %s\r\n", mechs);
+	iobuf_printf(s->io, "250-ENHANCEDSTATUSCODES\r\n");
 	smtp_reply(s, "250 8BITMIME");
 }
 
@@ -530,7 +530,7 @@ smtp_backend_client(const struct smtp_session *s, struct backend_client *bc)
 	bc->helo = s->helo;
 	bc->esmtp = s->esmtp;
 	bc->login = s->login;
-	bc->deadline = s->io.deadline;
+	bc->deadline = s->io->deadline;
 }
 
 /* The backend for this transaction: opened lazily, told who the client is. */
@@ -645,25 +645,25 @@ smtp_do_rcpt(struct smtp_session *s, const char *arg)
 static void
 smtp_io_failed(struct smtp_session *s)
 {
-	enum iobuf_err err = s->io.err;
+	enum iobuf_err err = s->io->err;
 
 	switch (err) {
 	case IOBUF_TIMEOUT:
 	case IOBUF_DEADLINE:
 		s->result = err == IOBUF_DEADLINE ? "session-timeout" : "timeout";
-		s->io.err = IOBUF_OK;	/* one last try to tell the client */
-		s->io.deadline = 0;
-		s->io.timeout = 10;
+		s->io->err = IOBUF_OK;	/* one last try to tell the client */
+		s->io->deadline = 0;
+		s->io->timeout = 10;
 		smtp_reply(s, "421 4.4.2 %s Error: %s exceeded", s->conf->hostname,
 		    err == IOBUF_DEADLINE ? "session time limit" : "timeout");
-		iobuf_flush(&s->io);
+		iobuf_flush(s->io);
 		break;
 	case IOBUF_EOF:
 		s->result = s->state == S_DATA ? "lost-in-data" : "disconnect";
 		break;
 	default:
 		log_warnx("event=client-error client=%s reason=\"%s\"",
-		    s->client->addr, iobuf_strerror(&s->io));
+		    s->client->addr, iobuf_strerror(s->io));
 		s->result = "client-error";
 		break;
 	}
@@ -705,16 +705,16 @@ smtp_data_copy(struct smtp_session *s, struct smtp_data *d)
 	ssize_t		 n;
 	size_t		 used;
 
-	s->io.timeout = s->conf->timeout_data;
+	s->io->timeout = s->conf->timeout_data;
 	for (;;) {
-		if ((n = iobuf_peek(&s->io, &p)) <= 0)
+		if ((n = iobuf_peek(s->io, &p)) <= 0)
 			return -1;
 		enum smtp_data_status st = smtp_data_feed(d, p, (size_t)n, &used);
-		iobuf_consume(&s->io, used);
+		iobuf_consume(s->io, used);
 		if (st == SMTP_DATA_END)
 			break;
 	}
-	s->io.timeout = s->conf->timeout_command;
+	s->io->timeout = s->conf->timeout_command;
 	return 0;
 }
 
@@ -841,7 +841,7 @@ smtp_do_help(struct smtp_session *s, const char *arg)
 		return;
 	}
 	for (int i = 0; i < h->n - 1; i++)
-		iobuf_printf(&s->io, "214-2.0.0 %s\r\n", h->v[i]);
+		iobuf_printf(s->io, "214-2.0.0 %s\r\n", h->v[i]);
 	smtp_reply(s, "214 2.0.0 %s", h->v[h->n - 1]);
 }
 
@@ -909,12 +909,12 @@ smtp_do_starttls(struct smtp_session *s, const char *arg)
 {
 	(void)arg;
 	smtp_reply(s, "220 2.0.0 Ready to start TLS");
-	if (iobuf_flush(&s->io) == -1) {
+	if (iobuf_flush(s->io) == -1) {
 		smtp_io_failed(s);
 		return;
 	}
-	iobuf_discard(&s->io);	/* pipelined plaintext: CVE-2011-0411 */
-	if (auth_tls_start(&s->io) == -1) {
+	iobuf_discard(s->io);	/* pipelined plaintext: CVE-2011-0411 */
+	if (auth_tls_start(s->io) == -1) {
 		smtp_end(s, "tls-failed");
 		return;
 	}
@@ -976,7 +976,7 @@ smtp_auth_read(struct smtp_session *s, char *buf, size_t size, size_t *len)
 	static char	 line[12289];	/* RFC 4954: at least 12288 bytes */
 	size_t		 n;
 
-	switch (iobuf_getline(&s->io, line, sizeof(line), &n)) {
+	switch (iobuf_getline(s->io, line, sizeof(line), &n)) {
 	case IOL_OK:
 		break;
 	case IOL_FAIL:
@@ -1026,7 +1026,7 @@ smtp_auth_dialogue(struct smtp_session *s, const char *mech,
 		if (auth_b64_encode(out ? out : "", outlen, b64,
 		    sizeof(b64)) == -1)
 			return AUTH_TEMP;
-		iobuf_printf(&s->io, "334 %s\r\n", b64);
+		iobuf_printf(s->io, "334 %s\r\n", b64);
 		if (smtp_auth_read(s, in, sizeof(in), &inlen) == -1)
 			return -1;
 		r = auth_sasl_step(in, inlen, &out, &outlen);
@@ -1176,7 +1176,7 @@ smtp_read_command(struct smtp_session *s)
 	size_t len;
 
 	s->verb = "-";
-	switch (iobuf_getline(&s->io, s->line,
+	switch (iobuf_getline(s->io, s->line,
 	    (size_t)s->conf->max_line_length + 1, &len)) {
 	case IOL_OK:
 		if (log_trace_on())
@@ -1223,12 +1223,12 @@ smtp_summary(const struct smtp_session *s)
 static int
 smtp_pregreet(struct smtp_session *s)
 {
-	struct pollfd	 pfd = { .fd = s->io.rfd, .events = POLLIN };
+	struct pollfd	 pfd = { .fd = s->io->rfd, .events = POLLIN };
 	char		 c;
 
 	if (poll(&pfd, 1, s->conf->greet_pause) <= 0)
 		return 0;
-	if (read(s->io.rfd, &c, 1) != 1) {
+	if (read(s->io->rfd, &c, 1) != 1) {
 		s->result = "disconnect";
 		return -1;
 	}
@@ -1247,13 +1247,14 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 	char			 greeting[512];
 
 	s.start = iobuf_now();
-	if ((s.line = malloc((size_t)c->max_line_length + 1)) == NULL) {
+	if ((s.line = malloc((size_t)c->max_line_length + 1)) == NULL ||
+	    (s.io = malloc(sizeof(*s.io))) == NULL) {
 		(void)!write(wfd, "421 4.3.0 Out of memory\r\n", 25);
 		fatal("malloc");
 	}
-	iobuf_init(&s.io, rfd, wfd, c->timeout_command);
-	s.io.lf_is_crlf = client->test_mode;	/* an admin typing */
-	iobuf_set_deadline(&s.io, s.start + c->timeout_session);
+	iobuf_init(s.io, rfd, wfd, c->timeout_command);
+	s.io->lf_is_crlf = client->test_mode;	/* an admin typing */
+	iobuf_set_deadline(s.io, s.start + c->timeout_session);
 	log_info("event=connect client=%s", client->addr);
 	s.flags = c->helo_default;
 	s.verb = "-";
@@ -1267,22 +1268,23 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 	if (s.state != S_QUIT)
 		rbl_start_client(client->addr, client->family);
 	if (c->tls_wrapper && s.state != S_QUIT) {
-		if (auth_tls_start(&s.io) == -1)
+		if (auth_tls_start(s.io) == -1)
 			smtp_end(&s, "tls-failed");
 		s.tls = s.state != S_QUIT;
 	}
 	if (s.state != S_QUIT)
-		iobuf_printf(&s.io, "220 %s\r\n", smtp_greeting(c, greeting,
+		iobuf_printf(s.io, "220 %s\r\n", smtp_greeting(c, greeting,
 		    sizeof(greeting)));
 	while (s.state != S_QUIT)
 		if (smtp_read_command(&s) == 0) {
 			rbl_poll();
 			smtp_command(&s, s.line);
 		}
-	iobuf_flush(&s.io);
+	iobuf_flush(s.io);
 	auth_tls_close();
 	smtp_backend_close(&s, 1);
 	smtp_summary(&s);
 	free(s.line);
+	free(s.io);
 	return 0;
 }

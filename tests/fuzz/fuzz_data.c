@@ -18,7 +18,7 @@
  * A broken invariant is an abort(), which libFuzzer reports as a crash.
  *
  *   make fuzz FUZZ_TARGETS=data FUZZ_TIME=300
- *   build/fuzz/fuzz_data tests/fuzz/crashes/data/crash-...   (replay)
+ *   build/fuzz/fuzz_data FILE      (replay one saved input)
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -3,9 +3,12 @@
  * cdb/cdb_read.c, and conf_split() of conf/conf.c, which mkcdb uses).
  *
  * README.  The input is a mkcdb source file.  Each line is cut as mkcdb's
- * build_line() cuts it (CR removed, conf_split()) and checked with
- * cdbt_normalize() for each of the five table types.  What a type
- * accepts must be canonical (normalizing it again changes nothing) and
+ * build_line() cuts it (conf_split()) and checked with cdbt_normalize()
+ * for each of the five table types.  The whole line (as it is, possibly
+ * empty) is also checked as the address of "mkcdb -t pop -a ADDRESS",
+ * which hands it to cdbt_normalize(CDBT_POP) unchanged, as
+ * cdbt_pop_update() does for popwatch.  What a type accepts must be
+ * canonical (normalizing it again changes nothing) and
  * findable: the walk that smtpproxy's lookups use (cdbt_keys() with the
  * type's kind) must list the stored key for a query the key stands for
  * (the key itself; "x.example.org" for ".example.org"; "x@example.org"
@@ -17,9 +20,11 @@
  * Found: tests/fuzz/crashes/mkcdb/networks-prefix-leading-zero: a networks
  * line "192.168.01." is accepted and stored as written, but the walk of
  * 192.168.1.x asks for "192.168.1.", so the entry can never match.
+ * tests/fuzz/crashes/mkcdb/pop-empty-address: "mkcdb -t pop -a ''" reads
+ * the byte before its key buffer (kout[strlen(kout) - 1], cdb_write.c).
  *
  *   make fuzz FUZZ_TARGETS=mkcdb
- *   build/fuzz/fuzz_mkcdb -dict=tests/fuzz/mkcdb.dict corpus-dir
+ *   build/fuzz/fuzz_mkcdb tests/fuzz/crashes/mkcdb/FILE    (replay)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -138,9 +143,12 @@ check_line(char *buf)
 	const char	*why;
 	size_t		 len = strlen(buf);
 
-	/* as build_line() */
-	if (len > 0 && buf[len - 1] == '\r')
-		buf[--len] = '\0';
+	/* as mkcdb's pop(): the -a argument, whatever it is */
+	why = NULL;
+	if (cdbt_normalize(CDBT_POP, buf, "0", k, sizeof(k), v, sizeof(v),
+	    &why) == -1 && why == NULL)
+		abort();
+	/* as build_line(): conf_split() also cuts the line at a CR */
 	if (!conf_split(buf, &key, &value))
 		return;
 	for (int t = 0; t < CDBT_NTYPES; t++) {

@@ -73,6 +73,8 @@ static const struct norm_case norms[] = {
 	{ CDBT_NETWORKS, "2001:DB8:0:0::/32", "", "2001:db8::/32", "OK" },
 	{ CDBT_NETWORKS, "2001:db8::1/129", "", NULL, NULL },
 	{ CDBT_NETWORKS, "300.1.", "", NULL, NULL },
+	{ CDBT_NETWORKS, "192.168.01.", "REJECT x", NULL, NULL },	/* never found */
+	{ CDBT_POP, "", "1700000000", NULL, NULL },	/* read before its buffer */
 	{ CDBT_NETWORKS, "1.2.3.4", "MAYBE", NULL, NULL },
 	{ CDBT_SENDERS, "Boss@Example.org", "boss, assistant",
 	    "boss@example.org", "boss,assistant" },

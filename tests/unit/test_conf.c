@@ -62,6 +62,7 @@ static const struct bad_case bad[] = {
 	{ "backend_extensions dsn,foo\n",
 	    ":1: backend_extensions: unknown value 'foo'" },
 	{ "timeout_command 2w\n", ":1: timeout_command: not a number: '2w'" },
+	{ "weight \v\n", ":1: weight: missing check name" },
 	{ "timeout_session 8d\n",
 	    ":1: timeout_session: 8d is out of range 1..604800" },
 };
