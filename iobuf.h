@@ -68,6 +68,7 @@ struct iobuf {
 	void		*ctx;
 	char		 last;		/* last byte read (for lf_is_crlf) */
 	size_t		 rpos, rlen, wlen;
+	/* the buffers stay last: iobuf_init() zeroes what comes before */
 	char		 rbuf[IOBUF_SIZE];
 	char		 wbuf[IOBUF_SIZE];
 };
