@@ -10,24 +10,8 @@
 load lib/common
 load lib/dns
 
-# one DNS for the whole file (its data never changes); a sink per test
-setup_file() {
-	common_setup_file
-	start_dns
-}
-
-teardown_file() {
-	dns_teardown_file
-}
-
-setup() {
-	common_setup
-	start_sink
-}
-
-teardown() {
-	dns_teardown
-}
+# one DNS for the whole file, a sink per test: lib/dns.bash
+dns_file_fixture
 
 # dead_queried NAME: the dead server got a query for NAME
 dead_queried() {

@@ -7,24 +7,8 @@
 load lib/common
 load lib/dns
 
-# one DNS for the whole file (its data never changes); a sink per test
-setup_file() {
-	common_setup_file
-	start_dns
-}
-
-teardown_file() {
-	dns_teardown_file
-}
-
-setup() {
-	common_setup
-	start_sink
-}
-
-teardown() {
-	dns_teardown
-}
+# one DNS for the whole file, a sink per test: lib/dns.bash
+dns_file_fixture
 
 @test "helo_numeric: an address literal or a dotted number as HELO (2.5)" {
 	start_dns_proxy "$(dns_heuristics_off helo_numeric)"

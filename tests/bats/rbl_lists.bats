@@ -9,24 +9,8 @@
 load lib/common
 load lib/dns
 
-# one DNS for the whole file (its data never changes); a sink per test
-setup_file() {
-	common_setup_file
-	start_dns
-}
-
-teardown_file() {
-	dns_teardown_file
-}
-
-setup() {
-	common_setup
-	start_sink
-}
-
-teardown() {
-	dns_teardown
-}
+# one DNS for the whole file, a sink per test: lib/dns.bash
+dns_file_fixture
 
 @test "the test DNS serves the documented RFC 5782 data" {
 	run dnsq 2.0.0.127.dnsbl.test A

@@ -523,3 +523,23 @@ refute_check() {
 		fail "score line of $1 lists $2" "--- line:" "$line"
 	fi
 }
+
+# dns_file_fixture: in a test file, one DNS for the whole file (its data
+# never changes) and a sink per test.
+dns_file_fixture() {
+	setup_file() {
+		common_setup_file
+		start_dns
+	}
+	teardown_file() {
+		dns_teardown_file
+	}
+	setup() {
+		common_setup
+		start_sink
+	}
+	teardown() {
+		dns_teardown
+	}
+}
+
