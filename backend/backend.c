@@ -301,11 +301,12 @@ static void
 backend_attrs(const struct backend *b, const char *verb,
     const struct backend_client *cl, char *out, size_t size)
 {
-	char	 helo[600], login[600];
+	char	 helo[600], login[600], name[600];
 	int	 v6 = strchr(cl->addr, ':') != NULL;
 
 	backend_xtext(helo, sizeof(helo), cl->helo);
 	backend_xtext(login, sizeof(login), cl->login);
+	backend_xtext(name, sizeof(name), cl->name ? cl->name : "");
 	out[0] = '\0';
 #define ATTR(name, ...) do {						\
 	if (backend_has_attr(b, verb, name)) {				\
@@ -314,7 +315,7 @@ backend_attrs(const struct backend *b, const char *verb,
 	}								\
 } while (0)
 	ATTR("ADDR", "%s%s", v6 ? "IPV6:" : "", cl->addr);
-	ATTR("NAME", "%s", "[UNAVAILABLE]");
+	ATTR("NAME", "%s", name[0] ? name : "[UNAVAILABLE]");
 	if (cl->port[0] != '\0')
 		ATTR("PORT", "%s", cl->port);
 	if (cl->helo[0] != '\0') {

@@ -37,6 +37,7 @@ struct backend_client {
 	const char	*helo;		/* "" before HELO */
 	int		 esmtp;
 	const char	*login;		/* "" if none */
+	const char	*name;		/* verified host name, NULL if unknown */
 	double		 deadline;	/* session limit (iobuf_now() time) */
 };
 

@@ -837,6 +837,29 @@ rbl_add_style_score(double score)
 	rbl_style_score = score;
 }
 
+/*
+ * The client's forward-confirmed name, for XCLIENT NAME=: the PTR answer
+ * whose A or AAAA lookup gave the client's address back; NULL when the
+ * lookups are not done (or were never made: no DNS policy).
+ */
+const char *
+rbl_client_name(void)
+{
+	struct rbl_query	*ptr, *fc;
+	double			 now;
+
+	/* started at connect: usually in; else wait, no longer than its batch */
+	while (rbl_ready && (rbl_state_of(Q_PTR) == RQ_PENDING ||
+	    rbl_state_of(Q_FCRDNS) == RQ_PENDING) &&
+	    (now = iobuf_now()) < rbl_deadline[B_CLIENT])
+		rbl_process((int)((rbl_deadline[B_CLIENT] - now) * 1000) + 1);
+	ptr = rbl_find(Q_PTR, 0);
+	fc = rbl_find(Q_FCRDNS, 0);
+	if (ptr == NULL || ptr->state != RQ_FOUND || !rbl_has_client(fc))
+		return NULL;
+	return ptr->name;
+}
+
 const char *
 rbl_score_text(void)
 {

@@ -20,6 +20,9 @@
  * timeout_dns): 1 exists, 0 does not, -1 DNS error; it works whether or
  * not the DNS policy is configured.  rbl_add_style_score() adds the X
  * HELO style's amount to the score.
+ * rbl_client_name() is the client's forward-confirmed PTR name, else NULL;
+ * it waits for the lookups made at connect, no longer than timeout_dns
+ * from the connect, and asks nothing when the DNS policy is off.
  * rbl_header() is the X-Smtpproxy-Score line of the last decision (with
  * add_score_header yes), or NULL.
  *
@@ -44,6 +47,7 @@ void		 rbl_poll(void);
 int		 rbl_decide(char *, size_t);
 const char	*rbl_header(void);
 const char	*rbl_score_text(void);
+const char	*rbl_client_name(void);
 int		 rbl_domain_exists(const char *);
 void		 rbl_add_style_score(double);
 

@@ -530,6 +530,7 @@ smtp_backend_client(const struct smtp_session *s, struct backend_client *bc)
 	bc->helo = s->helo;
 	bc->esmtp = s->esmtp;
 	bc->login = s->login;
+	bc->name = rbl_client_name();
 	bc->deadline = s->io->deadline;
 }
 

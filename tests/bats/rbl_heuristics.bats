@@ -155,3 +155,23 @@ dns_file_fixture
 	assert_score 127.0.0.6 reject '*' HELO_NUMERIC=2.5 CLIENT_SEEMS_DIALUP=3.75 \
 		BOGUS_MX=2.1 'DNSBL(dnsbl.test)=0' CLIENT_NO_RDNS=0 RANDOM_SENDER=0
 }
+
+@test "XCLIENT passes the client's forward-confirmed name to a real Postfix" {
+	start_postfix
+	start_dns_proxy "dnsbl dnsbl.test 0 0" "$(dns_heuristics_off)"
+	run smtp -b 127.0.0.2 'EHLO good.test\r\n' =1 'MAIL FROM:<a@mail.test>\r\n' =1 \
+		'RCPT TO:<user@local.test>\r\n' =1 'DATA\r\n' =1 \
+		'Subject: name\r\n\r\nbody\r\n.\r\n' =1 'QUIT\r\n'
+	assert_codes "220 250 250 250 354 250 221"
+	pf_wait_count 1
+	wait_until file_has "$TMP/postfix.log" 'client=good\.test\[127\.0\.0\.2\]' ||
+		fail "Postfix did not get the name" "$(grep client= "$TMP/postfix.log")"
+	# 127.0.0.8's PTR does not point back: the name stays unknown
+	run smtp -b 127.0.0.8 'EHLO x.test\r\n' =1 'MAIL FROM:<a@mail.test>\r\n' =1 \
+		'RCPT TO:<user@local.test>\r\n' =1 'DATA\r\n' =1 \
+		'Subject: noname\r\n\r\nbody\r\n.\r\n' =1 'QUIT\r\n'
+	assert_codes "220 250 250 250 354 250 221"
+	pf_wait_count 2
+	wait_until file_has "$TMP/postfix.log" 'client=unknown\[127\.0\.0\.8\]' ||
+		fail "a name that is not confirmed went to Postfix" "$(grep client= "$TMP/postfix.log")"
+}
