@@ -59,6 +59,12 @@ iobuf_wait_fd(struct iobuf *io, int fd, short events)
 	for (;;) {
 		enum iobuf_err why = IOBUF_TIMEOUT;
 
+		/* a command line must be whole within the timeout, however
+		 * slowly it trickles in (Postfix's smtpd_per_record_deadline) */
+		if (io->line_deadline > 0) {
+			left = io->line_deadline - iobuf_now();
+			limit = left > 0 ? left : 0;
+		}
 		if (io->deadline > 0) {
 			left = io->deadline - iobuf_now();
 			if (left <= limit) {
@@ -229,6 +235,7 @@ iobuf_getline(struct iobuf *io, char *line, size_t size, size_t *lenp)
 	char	*start, *nl;
 	size_t	 len;
 
+	io->line_deadline = iobuf_now() + io->timeout;
 	for (;;) {
 		start = io->rbuf + io->rpos;
 		nl = memchr(start, '\n', io->rlen - io->rpos);
@@ -240,9 +247,12 @@ iobuf_getline(struct iobuf *io, char *line, size_t size, size_t *lenp)
 			toolong = 1;	/* keep the last byte: it may be CR */
 			io->rpos = io->rlen - 1;
 		}
-		if (iobuf_fill(io) == -1)
+		if (iobuf_fill(io) == -1) {
+			io->line_deadline = 0;
 			return IOL_FAIL;
+		}
 	}
+	io->line_deadline = 0;
 	len = (size_t)(nl - start);
 	io->rpos += len + 1;
 	if (toolong || len > size) {

@@ -3,7 +3,8 @@
  * Used for the client (fd 0/1) and for the backend connection.
  *
  * Every wait is bounded by the per-operation timeout and by an absolute
- * session deadline, whichever comes first.  Output is buffered; it is
+ * session deadline, whichever comes first; iobuf_getline() also bounds the
+ * whole line by the timeout, so a line cannot trickle in forever.  Output is buffered; it is
  * flushed when the buffer fills, on iobuf_flush(), and before any read
  * that would block, which is exactly what SMTP PIPELINING needs: replies
  * to a pipelined group leave in one write, in order.
@@ -61,6 +62,7 @@ struct iobuf {
 	int		 rfd, wfd;
 	int		 timeout;	/* seconds per wait */
 	double		 deadline;	/* monotonic seconds, 0 = none */
+	double		 line_deadline;	/* the line being read, 0 = none */
 	enum iobuf_err	 err;
 	int		 saved_errno;
 	int		 lf_is_crlf;	/* -T: a typed LF ends a line too */

@@ -162,3 +162,14 @@ assert_took_ms() {
 		grep -q "^X-Rcpt-Args: <r$i@test>" "$f" || fail "message $i has another recipient"
 	done
 }
+
+@test "timeout_command bounds a whole command line: a line trickled in byte by byte gets 421 4.4.2" {
+	start_sink
+	start_proxy 'timeout_command 2'
+	# each byte comes well within the timeout, the line as a whole does not
+	run smtp -t 15 'E' +700 'H' +700 'L' +700 'O' +700 ' ' +700 'x' +700 '\r\n' 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 421"
+	assert_reply '421 4\.4\.2 '
+	assert_log 'event=summary .*result=timeout'
+}

@@ -151,7 +151,7 @@ PY
 
 @test "client gone after a partial end of data (CRLF '.' and CRLF '.' CR): not delivered" {
 	fault_message "$TMP/m" partial1
-	run smtp "${ENVELOPE[@]}" 'DATA\r\n' =1 "<$TMP/m" '.' .
+	run smtp "${ENVELOPE[@]}" 'DATA\r\n' =1 "<$TMP/m" '\x2e' .  # '.' alone means shut down
 	assert_closed
 	assert_codes "220 250 250 250 354"
 	fault_message "$TMP/m2" partial2
