@@ -36,11 +36,17 @@ stop
 mkdir -p "$dir/mail"
 chmod 1777 "$dir/mail"
 
+# the domains this demo receives mail for; anything else needs relay
+# permission (none is given here: try a recipient at example.com)
+printf 'example.net\n.example.net\n' >"$dir/local_domains.txt"
+"$top/tools/mkcdb" -t domains "$dir/local_domains.txt" "$dir/local_domains.cdb"
+
 cat >"$dir/smtpproxy.conf" <<CONF
 # the demo's configuration; see etc/smtpproxy.conf for every key
 hostname demo.localhost
 backend 127.0.0.1:$sinkport
 log_file $dir/smtpproxy.log
+local_domains cdb:$dir/local_domains.cdb
 CONF
 
 cat >"$dir/xinetd.conf" <<CONF
@@ -82,6 +88,7 @@ cat <<EOF2
 
 smtpproxy listens on 127.0.0.1:$port (xinetd), backend smtp-sink on $sinkport.
 Try:   swaks --server 127.0.0.1:$port --to user@example.net
+       (example.net is local; --to user@example.com shows the relay refusal)
 Log:   $dir/smtpproxy.log      Messages: $dir/mail/
 Stop:  make stop
 EOF2
