@@ -9,6 +9,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 dir=${DEMO_DIR:-/tmp/smtpproxy-demo}
 port=${DEMO_PORT:-2525}
 sinkport=${DEMO_BACKEND_PORT:-10025}
+proxy=${DEMO_SMTPPROXY:-$top/smtpproxy}
+mkcdb=${DEMO_MKCDB:-$top/tools/mkcdb}
 
 stop() {
 	for p in "$dir/xinetd.pid" "$dir/sink.pid"; do
@@ -39,7 +41,7 @@ chmod 1777 "$dir/mail"
 # the domains this demo receives mail for; anything else needs relay
 # permission (none is given here: try a recipient at example.com)
 printf 'example.net\n.example.net\n' >"$dir/local_domains.txt"
-"$top/tools/mkcdb" -t domains "$dir/local_domains.txt" "$dir/local_domains.cdb"
+"$mkcdb" -t domains "$dir/local_domains.txt" "$dir/local_domains.cdb"
 
 cat >"$dir/smtpproxy.conf" <<CONF
 # the demo's configuration; see etc/smtpproxy.conf for every key
@@ -63,7 +65,7 @@ service smtpproxy-demo
 	protocol = tcp
 	wait = no
 	user = root
-	server = $top/smtpproxy
+	server = $proxy
 	server_args = -f $dir/smtpproxy.conf
 	log_on_success = PID EXIT DURATION
 	log_on_failure = HOST
@@ -78,7 +80,7 @@ xinetd -dontfork -f "$dir/xinetd.conf" -filelog "$dir/xinetd.log" \
 echo $! >"$dir/xinetd.pid"
 wait_port "$sinkport"
 wait_port "$port"
-"$top/smtpproxy" -f "$dir/smtpproxy.conf" -n
+"$proxy" -f "$dir/smtpproxy.conf" -n
 
 echo
 echo "== one message through smtpproxy:"
