@@ -19,32 +19,9 @@ import socket
 import sys
 import time
 
-WAIT = 10.0
+from smtpsession import WAIT, Session
 
 
-class Session:
-    def __init__(self, host, port):
-        self.sock = socket.create_connection((host, port), timeout=WAIT)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-
-    def reply(self):
-        """The whole reply (every line up to the one without a dash)."""
-        lines = []
-        while True:
-            while b"\r\n" not in self.buf:
-                data = self.sock.recv(4096)
-                if not data:
-                    raise EOFError("connection closed after %r" % lines)
-                self.buf += data
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            lines.append(line.decode("latin-1"))
-            if len(line) < 4 or line[3:4] != b"-":
-                return lines
-
-    def command(self, text):
-        self.sock.sendall(text.encode() + b"\r\n")
-        return self.reply()
 
 
 def one(host, port, wait):

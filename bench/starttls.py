@@ -21,35 +21,9 @@ import ssl
 import sys
 import time
 
-WAIT = 10.0
+from smtpsession import WAIT, Session
 
 
-class Session:
-    def __init__(self, host, port):
-        self.sock = socket.create_connection((host, port), timeout=WAIT)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-
-    def reply(self):
-        lines = []
-        while True:
-            while b"\r\n" not in self.buf:
-                data = self.sock.recv(16384)
-                if not data:
-                    raise EOFError("connection closed after %r" % lines)
-                self.buf += data
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            lines.append(line.decode("latin-1"))
-            if len(line) < 4 or line[3:4] != b"-":
-                return lines
-
-    def expect(self, data, code):
-        if data is not None:
-            self.sock.sendall(data)
-        r = self.reply()
-        if not r[-1].startswith(code):
-            raise RuntimeError("expected %s, got %r" % (code, r[-1]))
-        return r
 
 
 def one(host, port, tls, ctx, body):
