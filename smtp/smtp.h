@@ -88,6 +88,7 @@ struct smtp_data {
 	long long	 in;		/* input bytes seen */
 	long long	 bytes;		/* of which message (not end of data) */
 	long long	 max;		/* size limit, 0 = none */
+	long long	 lines;		/* line ends seen */
 	smtp_data_sink	 sink;
 	void		*arg;
 	int		 sink_failed;

@@ -76,6 +76,7 @@ smtp_data_bare(struct smtp_data *d, int dot)
 {
 	/* in both modes: the next line cannot be the end of data */
 	d->prev_bare = 1;
+	d->lines++;
 	if (!d->normalize) {
 		d->flags |= SMTP_DATA_BARE;
 		return;
@@ -88,6 +89,7 @@ smtp_data_bare(struct smtp_data *d, int dot)
 static void
 smtp_data_eol(struct smtp_data *d)
 {
+	d->lines++;
 	smtp_data_emit(d, "\r\n", 2);
 	d->prev_bare = 0;
 }

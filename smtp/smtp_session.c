@@ -706,15 +706,27 @@ smtp_data_copy(struct smtp_session *s, struct smtp_data *d)
 	ssize_t		 n;
 	size_t		 used;
 
+	double		 line_start = iobuf_now();
+	long long	 lines = 0;
+
 	s->io->timeout = s->conf->timeout_data;
 	for (;;) {
-		if ((n = iobuf_peek(s->io, &p)) <= 0)
+		/* each line whole within timeout_data, as a command line */
+		s->io->line_deadline = line_start + s->conf->timeout_data;
+		if ((n = iobuf_peek(s->io, &p)) <= 0) {
+			s->io->line_deadline = 0;
 			return -1;
+		}
 		enum smtp_data_status st = smtp_data_feed(d, p, (size_t)n, &used);
 		iobuf_consume(s->io, used);
 		if (st == SMTP_DATA_END)
 			break;
+		if (d->lines != lines) {
+			lines = d->lines;
+			line_start = iobuf_now();
+		}
 	}
+	s->io->line_deadline = 0;
 	s->io->timeout = s->conf->timeout_command;
 	return 0;
 }

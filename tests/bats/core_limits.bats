@@ -173,3 +173,26 @@ assert_took_ms() {
 	assert_reply '421 4\.4\.2 '
 	assert_log 'event=summary .*result=timeout'
 }
+
+@test "timeout_data bounds each line of the message: a line trickled in byte by byte gets 421 4.4.2, nothing delivered" {
+	start_sink
+	start_proxy 'timeout_data 2'
+	run smtp -t 15 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'RCPT TO:<r@test>\r\n' =1 \
+		'DATA\r\n' =1 'Subject: slow\r\n\r\n' 'a' +700 'b' +700 'c' +700 'd' +700 \
+		'e' +700 'f' +700 '\r\n.\r\n' 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 250 250 354 421"
+	assert_reply '421 4\.4\.2 '
+	settle
+	[[ $(sink_count) == 0 ]] || fail "a message was delivered"
+}
+
+@test "timeout_data: a slow but steady message, each line in time, is delivered" {
+	start_sink
+	start_proxy 'timeout_data 2'
+	run smtp -t 15 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'RCPT TO:<r@test>\r\n' =1 \
+		'DATA\r\n' =1 'Subject: steady\r\n\r\n' 'one\r\n' +700 'two\r\n' +700 \
+		'three\r\n' +700 'four\r\n' +700 '.\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 250 250 354 250 221"
+}
