@@ -9,12 +9,8 @@
 load lib/common
 load lib/auth
 
-setup() {
-	common_setup
-	make_cert
-	make_sasldb
-	start_sink
-}
+# a certificate, a sasldb and a sink per test: lib/auth.bash
+auth_fixture
 
 t_conf() {
 	local lines=()

@@ -7,12 +7,8 @@
 load lib/common
 load lib/auth
 
-setup() {
-	common_setup
-	make_cert
-	make_sasldb
-	start_sink
-}
+# a certificate, a sasldb and a sink per test: lib/auth.bash
+auth_fixture
 
 @test "before TLS only CRAM-MD5 is offered; PLAIN and LOGIN are 538 5.7.11" {
 	start_auth_proxy

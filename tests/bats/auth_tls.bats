@@ -6,12 +6,8 @@
 load lib/common
 load lib/auth
 
-setup() {
-	common_setup
-	make_cert
-	make_sasldb
-	start_sink
-}
+# a certificate, a sasldb and a sink per test: lib/auth.bash
+auth_fixture
 
 # after_tls: what the server sent after the handshake (tlssmtp output)
 after_tls() {

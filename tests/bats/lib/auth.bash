@@ -344,3 +344,14 @@ fail2ban_ips() {
 	re=${re//'<ADDR>'/'([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]+)'}
 	grep -E -- "$re" "$1" | sed -E 's/.* client=([^ ]+) .*/\1/'
 }
+
+# auth_fixture: in a test file, each test gets a certificate, a sasldb and
+# a sink before it starts.
+auth_fixture() {
+	setup() {
+		common_setup
+		make_cert
+		make_sasldb
+		start_sink
+	}
+}
