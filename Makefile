@@ -20,7 +20,8 @@ DESTDIR	?=
 CC	?= cc
 
 PKGS	 = openssl libsasl2 libcares libbsd
-# OpenSSL is dlopen()ed at the first STARTTLS (auth/auth_tls.c): headers only
+# OpenSSL and libsasl2 are dlopen()ed at the first STARTTLS and the first
+# AUTH (auth/auth_dl.c): headers only
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wformat=2 -Wno-format-nonliteral
 CFLAGS	?= -O2 -g
@@ -30,7 +31,7 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) -D_FORTIFY_SOURCE=2 \
 # c-ares, libbsd and tinycdb are linked statically: every session is a
 # fresh exec, and each shared library costs it loading and relocation
 LIBS	 = -Wl,-Bstatic $$(pkg-config --libs --static libcares libbsd) -lcdb \
-	   -Wl,-Bdynamic $$(pkg-config --libs libsasl2) -ldl
+	   -Wl,-Bdynamic -ldl
 SAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 
@@ -39,13 +40,14 @@ SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c \
 	   smtp/smtp_session.c smtp/smtp_parse.c smtp/smtp_data.c \
 	   smtp/smtp_helo.c \
 	   relay/relay.c rbl/rbl.c rbl/rbl_names.c auth/auth_tls.c \
-	   auth/auth_sasl.c auth/auth_policy.c $(CDBSRCS)
+	   auth/auth_sasl.c auth/auth_policy.c auth/auth_dl.c auth/auth_b64.c \
+	   $(CDBSRCS)
 LIBSRCS	 = $(filter-out smtpproxy.c,$(SRCS))
 HDRS	 = log.h iobuf.h version.h conf/conf.h backend/backend.h smtp/smtp.h \
 	   relay/relay.h cdb/cdb.h rbl/rbl.h auth/auth.h
 TOOLS	 = tools/mkcdb tools/popwatch
 UNITS	 = test_parse test_data test_conf test_cdb test_popwatch test_rbl \
-	   test_helo
+	   test_helo test_b64
 POPWATCH = tools/popwatch.c tools/popwatch_match.c
 
 REL	 = build/rel
@@ -166,7 +168,8 @@ FUZZ_data	= smtp/smtp_data.c
 FUZZ_conf	= conf/conf.c
 FUZZ_mkcdb	= $(CDBSRCS) conf/conf.c log.c
 FUZZ_popwatch	= tools/popwatch_match.c
-FUZZ_auth	= auth/auth_sasl.c auth/auth_tls.c iobuf.c log.c \
+FUZZ_auth	= auth/auth_b64.c auth/auth_sasl.c auth/auth_tls.c \
+		  auth/auth_dl.c iobuf.c log.c \
 		  smtp/smtp_helo.c smtp/smtp_parse.c conf/conf.c
 FUZZ_rbl	= rbl/rbl_names.c conf/conf.c
 

@@ -22,15 +22,24 @@ static int	log_fd = -1;		/* -1: syslog */
 static int	log_trace;
 static char	log_sid[32];
 static char	log_host[256];
+static long	log_pid;
 
+/*
+ * syslog's socket is connected at the first message (no LOG_NDELAY): a
+ * log_file configuration never opens it.  /dev/log stays reachable after
+ * privileges drop.
+ */
 int
 log_open(const char *file)
 {
+	/* without TZ, glibc stats /etc/localtime at every localtime() */
+	if (getenv("TZ") == NULL)
+		setenv("TZ", ":/etc/localtime", 0);
 	if (file == NULL || *file == '\0') {
 		if (log_fd != -1)
 			close(log_fd);
 		log_fd = -1;
-		openlog("smtpproxy", LOG_PID | LOG_NDELAY, LOG_MAIL);
+		openlog("smtpproxy", LOG_PID, LOG_MAIL);
 		return 0;
 	}
 	int fd = open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -85,10 +94,12 @@ log_emit(int prio, const char *msg)
 		syslog(prio, "%s", msg);
 		return;
 	}
+	if (log_pid == 0)
+		log_pid = (long)getpid();
 	now = time(NULL);
 	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", localtime(&now));
 	n = snprintf(line, sizeof(line), "%s %s smtpproxy[%ld]: %s\n",
-	    stamp, log_host, (long)getpid(), msg);
+	    stamp, log_host, log_pid, msg);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {

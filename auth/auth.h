@@ -5,7 +5,9 @@
  * auth_init(conf) runs before privileges are dropped: it reads the TLS
  * certificate and key files into memory and opens the policy tables.  It
  * initialises neither OpenSSL nor libsasl2: a plain session pays nothing.
- * auth_tls_offered() says whether STARTTLS can be offered; auth_tls_check()
+ * auth_tls_offered() says whether STARTTLS can be offered; auth_tls_ready()
+ * whether a handshake can start now (the context is built on first use:
+ * 0 when libssl or the key is unusable, logged); auth_tls_check()
  * builds the context at once for -n (0, or -1 when it cannot be made).
  * auth_tls_start(io) builds the TLS context on first use, runs the server
  * handshake on io's descriptors (bounded by io's timeout) and switches io
@@ -25,6 +27,9 @@
  * apply sender_logins and restricted_recipients: 0 = go on, -1 = refused
  * (reply holds the whole line: 553/550 5.7.1, or 451 4.3.0 on a table
  * error).  login is "" for an unauthenticated client.
+ * auth_dl(what, lib, syms, n, table) dlopen()s lib and stores the address
+ * of each of the n symbols at its offset in table: the handle, or NULL
+ * (logged as event=what-error).  libssl and libsasl2 are never linked.
  */
 #ifndef SMTPPROXY_AUTH_H
 #define SMTPPROXY_AUTH_H
@@ -37,8 +42,18 @@
 
 enum auth_result { AUTH_DONE, AUTH_MORE, AUTH_FAIL, AUTH_NOMECH, AUTH_TEMP };
 
+/* One function of a library loaded with auth_dl(): its name, and where its
+ * address goes in the table of function pointers (AUTH_SYM(struct, f)). */
+struct auth_sym {
+	const char	*name;
+	size_t		 off;
+};
+#define AUTH_SYM(type, f)	{ #f, offsetof(struct type, f) },
+#define AUTH_FN_PTR(f)		__typeof__(f) *f;
+
 int		 auth_init(const struct conf *);
 int		 auth_tls_offered(void);
+int		 auth_tls_ready(void);
 int		 auth_tls_check(FILE *);
 int		 auth_tls_start(struct iobuf *);
 const char	*auth_tls_summary(void);
@@ -60,5 +75,7 @@ int		 auth_check_sender(const char *, const char *, char *, size_t);
 int		 auth_tls_load(const struct conf *);	/* for auth_init */
 void		 auth_sasl_conf(const struct conf *);	/* for auth_init */
 int		 auth_check_recipient(const char *, const char *, char *, size_t);
+void		*auth_dl(const char *, const char *, const struct auth_sym *,
+		    size_t, void *);
 
 #endif

@@ -4,18 +4,40 @@
  * before; it reads its own smtpproxy.conf (sasldb, saslauthd, auxprop) from
  * sasl_config_path.  Unknown user and wrong password both come back as
  * AUTH_FAIL; libsasl2's own messages go to the log, never a payload.
+ * The library itself is loaded then too (auth_dl()): linked, it would be
+ * mapped and relocated by every session, AUTH or not.
  */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include <sasl/sasl.h>
-#include <sasl/saslutil.h>
 #include <bsd/string.h>
 
 #include "auth.h"
 #include "log.h"
 
+#define SASL_LIB	"libsasl2.so.2"
+
+#define SASL_FNS(X) \
+	X(sasl_server_init) \
+	X(sasl_server_new) \
+	X(sasl_server_start) \
+	X(sasl_server_step) \
+	X(sasl_setprop) \
+	X(sasl_getprop) \
+	X(sasl_dispose) \
+	X(sasl_errstring) \
+
+struct sasl_fns {
+	SASL_FNS(AUTH_FN_PTR)
+};
+
+#define SASL_SYM(f)	AUTH_SYM(sasl_fns, f)
+static const struct auth_sym sasl_syms[] = { SASL_FNS(SASL_SYM) };
+
+static struct sasl_fns		 lib;
+static void			*sasl_lib;
 static const struct conf	*sasl_conf;
 static int			 sasl_ready;	/* sasl_server_init done */
 static sasl_conn_t		*sasl_conn;
@@ -62,12 +84,16 @@ sasl_open(void)
 	sasl_ssf_t			 ssf = (sasl_ssf_t)auth_tls_ssf();
 	int				 rc;
 
+	if (sasl_lib == NULL && (sasl_lib = auth_dl("sasl", SASL_LIB,
+	    sasl_syms, sizeof(sasl_syms) / sizeof(sasl_syms[0]), &lib)) == NULL)
+		return -1;
 	if (!sasl_ready) {
 		if (sasl_conf->sasl_config_path[0] == '\0')
 			sasl_cbs[1].id = SASL_CB_LIST_END;
-		if ((rc = sasl_server_init(sasl_cbs, "smtpproxy")) != SASL_OK) {
+		rc = lib.sasl_server_init(sasl_cbs, "smtpproxy");
+		if (rc != SASL_OK) {
 			log_warnx("event=sasl-error reason=\"init: %s\"",
-			    sasl_errstring(rc, NULL, NULL));
+			    lib.sasl_errstring(rc, NULL, NULL));
 			return -1;
 		}
 		sasl_ready = 1;
@@ -75,18 +101,18 @@ sasl_open(void)
 	}
 	if (sasl_conn != NULL)
 		return 0;
-	if ((rc = sasl_server_new("smtp", sasl_conf->hostname, NULL, NULL,
+	if ((rc = lib.sasl_server_new("smtp", sasl_conf->hostname, NULL, NULL,
 	    NULL, NULL, 0, &sasl_conn)) != SASL_OK) {
 		log_warnx("event=sasl-error reason=\"new: %s\"",
-		    sasl_errstring(rc, NULL, NULL));
+		    lib.sasl_errstring(rc, NULL, NULL));
 		return -1;
 	}
 	sp.max_ssf = 0;		/* no SASL security layer over SMTP */
 	sp.security_flags = SASL_SEC_NOANONYMOUS;
 	if (ssf == 0 && sasl_conf->auth_requires_tls)
 		sp.security_flags |= SASL_SEC_NOPLAINTEXT;
-	sasl_setprop(sasl_conn, SASL_SEC_PROPS, &sp);
-	sasl_setprop(sasl_conn, SASL_SSF_EXTERNAL, &ssf);
+	lib.sasl_setprop(sasl_conn, SASL_SEC_PROPS, &sp);
+	lib.sasl_setprop(sasl_conn, SASL_SSF_EXTERNAL, &ssf);
 	return 0;
 }
 
@@ -104,7 +130,7 @@ sasl_result(int rc, const char **out, unsigned *outlen)
 
 	switch (rc) {
 	case SASL_OK:
-		if (sasl_getprop(sasl_conn, SASL_USERNAME, &user) != SASL_OK ||
+		if (lib.sasl_getprop(sasl_conn, SASL_USERNAME, &user) != SASL_OK ||
 		    user == NULL)
 			return AUTH_TEMP;
 		strlcpy(sasl_user, user, sizeof(sasl_user));
@@ -121,7 +147,7 @@ sasl_result(int rc, const char **out, unsigned *outlen)
 	case SASL_UNAVAIL:
 	case SASL_NOMEM:
 		log_warnx("event=sasl-error reason=\"%s\"",
-		    sasl_errstring(rc, NULL, NULL));
+		    lib.sasl_errstring(rc, NULL, NULL));
 		return AUTH_TEMP;
 	default:
 		return AUTH_FAIL;
@@ -136,7 +162,7 @@ auth_sasl_start(const char *mech, const char *in, size_t inlen,
 	*outlen = 0;
 	if (sasl_open() == -1)
 		return AUTH_TEMP;
-	return sasl_result(sasl_server_start(sasl_conn, mech, in,
+	return sasl_result(lib.sasl_server_start(sasl_conn, mech, in,
 	    (unsigned)inlen, out, outlen), out, outlen);
 }
 
@@ -148,7 +174,7 @@ auth_sasl_step(const char *in, size_t inlen, const char **out,
 	*outlen = 0;
 	if (sasl_conn == NULL)
 		return AUTH_TEMP;
-	return sasl_result(sasl_server_step(sasl_conn, in, (unsigned)inlen,
+	return sasl_result(lib.sasl_server_step(sasl_conn, in, (unsigned)inlen,
 	    out, outlen), out, outlen);
 }
 
@@ -157,7 +183,7 @@ void
 auth_sasl_abort(void)
 {
 	if (sasl_conn != NULL)
-		sasl_dispose(&sasl_conn);
+		lib.sasl_dispose(&sasl_conn);
 	sasl_conn = NULL;
 }
 
@@ -165,25 +191,4 @@ const char *
 auth_login(void)
 {
 	return sasl_user;
-}
-
-int
-auth_b64_decode(const char *in, char *out, size_t size, size_t *len)
-{
-	unsigned n = 0;
-
-	if (sasl_decode64(in, (unsigned)strlen(in), out, (unsigned)size,
-	    &n) != SASL_OK)
-		return -1;
-	*len = n;
-	return 0;
-}
-
-int
-auth_b64_encode(const char *in, size_t len, char *out, size_t size)
-{
-	unsigned n = 0;
-
-	return sasl_encode64(in, (unsigned)len, out, (unsigned)size, &n) ==
-	    SASL_OK && n < size ? 0 : -1;
 }

@@ -5,7 +5,6 @@
  * never initialises OpenSSL.  OpenSSL's error queue is drained into the
  * log at each failure.
  */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
@@ -65,18 +64,12 @@
 	X(ERR_error_string_n) \
 	X(ERR_clear_error) \
 
-#define TLS_FN_PTR(f)	__typeof__(f) *f;
 struct tls_fns {
-	TLS_FNS(TLS_FN_PTR)
+	TLS_FNS(AUTH_FN_PTR)
 };
 
-struct tls_sym {
-	const char	*name;
-	size_t		 off;
-};
-
-#define TLS_FN_SYM(f)	{ #f, offsetof(struct tls_fns, f) },
-static const struct tls_sym tls_syms[] = { TLS_FNS(TLS_FN_SYM) };
+#define TLS_SYM(f)	AUTH_SYM(tls_fns, f)
+static const struct auth_sym tls_syms[] = { TLS_FNS(TLS_SYM) };
 
 static struct tls_fns		 ssl;
 static void			*tls_lib;
@@ -182,28 +175,22 @@ tls_ctx_keys(SSL_CTX *ctx)
 static int
 tls_dl(void)
 {
-	void *fn;
-
-	if (tls_lib != NULL)
-		return 0;
-	if ((tls_lib = dlopen(TLS_LIBSSL, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		log_warnx("event=tls-error reason=\"%s\"", dlerror());
-		return -1;
-	}
-	for (size_t i = 0; i < sizeof(tls_syms) / sizeof(tls_syms[0]); i++) {
-		if ((fn = dlsym(tls_lib, tls_syms[i].name)) == NULL) {
-			log_warnx("event=tls-error reason=\"%s: no %s\"",
-			    TLS_LIBSSL, tls_syms[i].name);
-			dlclose(tls_lib);
-			tls_lib = NULL;
-			return -1;
-		}
-		memcpy((char *)&ssl + tls_syms[i].off, &fn, sizeof(fn));
-	}
-	return 0;
+	if (tls_lib == NULL)
+		tls_lib = auth_dl("tls", TLS_LIBSSL, tls_syms,
+		    sizeof(tls_syms) / sizeof(tls_syms[0]), &ssl);
+	return tls_lib != NULL ? 0 : -1;
 }
 
 static int tls_ctx_make(void);
+
+/* STARTTLS: can the handshake start?  The context, built now if need be,
+ * so that a missing libssl or a bad key is a 454 reply, not a dead
+ * session after "220 Ready". */
+int
+auth_tls_ready(void)
+{
+	return auth_tls_offered() && tls_ctx_make() == 0;
+}
 
 /* -n: build the context now, so a bad key or cipher list shows here. */
 int

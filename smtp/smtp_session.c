@@ -898,6 +898,10 @@ smtp_check_starttls(struct smtp_session *s, const char *arg)
 		smtp_reply(s, "502 5.5.1 Error: command not implemented");
 		return -1;
 	}
+	if (!auth_tls_ready()) {	/* before "220 Ready": the session goes on */
+		smtp_reply(s, "454 4.7.0 TLS not available due to local problem");
+		return -1;
+	}
 	return 0;
 }
 

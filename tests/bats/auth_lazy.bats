@@ -73,7 +73,7 @@ maps_cmd() {
 	echo "cat /proc/\$(pgrep -n -P $XINETD_PID)/maps > $TMP/maps.$1"
 }
 
-@test "a live plain session has neither libssl nor a SASL plugin mapped; STARTTLS and AUTH map them" {
+@test "a live plain session has neither libssl nor libsasl2 mapped; STARTTLS and AUTH map them" {
 	start_auth_proxy
 	run smtp 'EHLO client.test\r\n' =1 'MAIL FROM:<s@remote.test>\r\n' =1 \
 		"!$(maps_cmd plain)" 'QUIT\r\n'
@@ -88,6 +88,9 @@ maps_cmd() {
 	done
 	grep -q 'libssl\.so' "$TMP/maps.plain" && fail "libssl mapped in a plain session"
 	grep -q '/sasl2/' "$TMP/maps.plain" && fail "SASL plugins mapped in a plain session"
+	grep -q 'libsasl2\.so' "$TMP/maps.plain" && fail "libsasl2 mapped in a plain session"
+	grep -q 'libsasl2\.so' "$TMP/maps.tls" && fail "libsasl2 mapped before AUTH"
+	grep -q 'libsasl2\.so' "$TMP/maps.auth" || fail "libsasl2 not mapped after AUTH"
 	grep -q 'libssl\.so' "$TMP/maps.tls" || fail "libssl not mapped after STARTTLS"
 	grep -q '/sasl2/' "$TMP/maps.tls" && fail "SASL plugins mapped before AUTH"
 	grep -q '/sasl2/' "$TMP/maps.auth" || fail "SASL plugins not mapped after AUTH"
@@ -115,4 +118,51 @@ EOF
 	grep -q 'tls: initialised' "$t" || fail "STARTTLS session:" "$(cat "$t")"
 	grep -q 'sasl: initialised' "$t" && fail "STARTTLS session:" "$(cat "$t")"
 	true
+}
+
+# nolib_session LIB LINES...: a -T session whose dlopen(LIB) fails (an empty
+# file of that name comes first in LD_LIBRARY_PATH: "file too short"); the
+# client sends LINES, then one message, then QUIT
+nolib_session() {
+	local lib=$1
+	shift
+	mkdir -p "$TMP/nolib"
+	: >"$TMP/nolib/$lib"
+	run proxy_env LD_LIBRARY_PATH="$TMP/nolib" "$SMTPPROXY_BIN" \
+		-f "$TMP/smtpproxy.conf" -T '[127.0.0.1]' \
+		< <(printf '%s\n' "$@" 'MAIL FROM:<s@remote.test>' 'RCPT TO:<r@remote.test>' \
+		'DATA' 'Subject: t' '' 'body' '.' 'QUIT')
+	[[ $status == 0 ]] || fail "exit $status" "$output"
+	settle
+	[[ $(sink_count) == 1 ]] || fail "sink has $(sink_count) messages"
+}
+
+@test "-T: libsasl2 that cannot be loaded: AUTH answers 454 4.7.0, logs sasl-error, and the session goes on" {
+	t_conf
+	nolib_session libsasl2.so.2 'EHLO client.test' 'AUTH CRAM-MD5' 'AUTH CRAM-MD5'
+	assert_codes "220 250 454 454 250 250 354 250 221"
+	assert_reply '454 4.7.0 Temporary authentication failure'
+	assert_log 'event=sasl-error reason=".*libsasl2\.so\.2'
+}
+
+@test "-T: libssl that cannot be loaded: STARTTLS answers 454 4.7.0 before any 220, and the session goes on" {
+	t_conf
+	nolib_session libssl.so.3 'EHLO client.test' 'STARTTLS'
+	assert_codes "220 250 454 250 250 354 250 221"
+	assert_reply '454 4.7.0 TLS not available due to local problem'
+	assert_log 'event=tls-error reason=".*libssl\.so\.3'
+}
+
+@test "-T: a key OpenSSL refuses: STARTTLS answers 454 4.7.0, not 220 and a dead session" {
+	t_conf
+	# a certificate with the key of another certificate
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other.test -batch \
+		-keyout "$TMP/other.key" -out "$TMP/other.crt" >/dev/null 2>&1 || fail "openssl req"
+	write_conf "backend $BACKEND" "log_file $TMP/smtpproxy.log" "hostname proxy.test" \
+		"tls_cert_file $TMP/tls/cert.pem" "tls_key_file $TMP/other.key"
+	run proxy_env "$SMTPPROXY_BIN" -f "$TMP/smtpproxy.conf" -T '[127.0.0.1]' \
+		< <(printf '%s\n' 'EHLO client.test' 'STARTTLS' 'NOOP' 'QUIT')
+	[[ $status == 0 ]] || fail "exit $status" "$output"
+	assert_codes "220 250 454 250 221"
+	assert_log 'event=tls-error step=context'
 }

@@ -1,13 +1,13 @@
 /*
- * fuzz_auth: the AUTH dialogue's base64 step (auth/auth_sasl.c) and the
+ * fuzz_auth: the AUTH dialogue's base64 step (auth/auth_b64.c) and the
  * HELO checks (smtp/smtp_helo.c, conf_style_parse() of conf/conf.c).
  *
  * README.  The input is a few client lines (CR, LF or NUL end a line; at
  * most 16 lines are used).  Each line is, in turn:
  *   - an AUTH response: auth_b64_decode() into the session's 8 KiB buffer
- *     and into buffers of exactly the decoded size and one more (libsasl2
- *     is not instrumented, so ASan cannot see its writes: each buffer is
- *     followed by guard bytes that must come back untouched); what
+ *     and into buffers of exactly the decoded size and one more (each
+ *     buffer is followed by guard bytes that must come back untouched,
+ *     a check that holds even for uninstrumented code); what
  *     decodes must encode (auth_b64_encode(), exact-size buffer) and decode
  *     back to the same bytes; the raw line must also survive encode then
  *     decode, and encoding must refuse a buffer one byte short;
@@ -21,7 +21,6 @@
  *     (corpus/auth/timeout-glob-stars once took minutes);
  *   - a glob subject: the line with * ? [ \ quoted must match itself (and
  *     in upper case: the glob ignores case), and "*" matches anything.
- * libsasl2 is not initialised: sasl_decode64/sasl_encode64 need no init.
  *
  *   make fuzz FUZZ_TARGETS=auth
  *   build/fuzz/fuzz_auth corpus-dir
