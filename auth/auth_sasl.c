@@ -143,6 +143,7 @@ sasl_result(int rc, const char **out, unsigned *outlen)
 	case SASL_TOOWEAK:
 	case SASL_ENCRYPT:
 		return AUTH_NOMECH;
+	case SASL_FAIL:		/* e.g. saslauthd unreachable: not the user's */
 	case SASL_TRYAGAIN:
 	case SASL_UNAVAIL:
 	case SASL_NOMEM:

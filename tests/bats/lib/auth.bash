@@ -22,6 +22,12 @@
 #   b64 STRING                base64 of STRING (no newline)
 #   plain_resp USER PW        base64 of "\0USER\0PW" (AUTH PLAIN)
 #   no_secret_in_log          neither password nor its AUTH payloads in the log
+#   make_saslauthd            a sasldb for saslauthd with alice and bob, and
+#                             libsasl2's $TMP/sasl/smtpproxy.conf that checks
+#                             PLAIN and LOGIN passwords through saslauthd
+#   start_saslauthd           a private saslauthd (-a sasldb) on
+#                             $TMP/saslauthd/run/mux; sets SASLAUTHD_PID
+#   stop_saslauthd [KILL]     stop it (KILL leaves the socket file behind)
 
 MKCDB=${MKCDB:-$ROOT/build/asan/mkcdb}
 REALM=proxy.test
@@ -354,4 +360,108 @@ auth_fixture() {
 		make_sasldb
 		start_sink
 	}
+}
+
+# ------------------------------------------------------------- saslauthd
+#
+# saslauthd's sasldb mechanism reads /etc/sasldb2 and nothing else: unlike
+# libsasl2's auxprop plugin it asks for no sasldb_path option, and -O means
+# nothing to it. start_saslauthd therefore runs it in a private mount
+# namespace (unshare) in which the test's sasldb is bind-mounted over
+# /etc/sasldb2 (which sasl2-bin's postinst creates): neither the machine's
+# file nor its mount table changes, and the real saslauthd reads a real
+# sasldb made by saslpasswd2.
+#
+# libsasl2 hands saslauthd the connection's user realm, empty since
+# smtpproxy sets none; saslauthd's sasldb then looks the user up in the
+# realm gethostname(2) gives: make_saslauthd stores the users there.
+#
+# With -d, saslauthd's SIGTERM handler signals its whole process group
+# (kill(-master_pid) with master_pid still 0): it gets a session of its own
+# (setsid), or stopping it would kill bats too.
+
+SASLAUTHD_PID=
+
+make_saslauthd() {
+	local d=$TMP/saslauthd u pw realm
+	realm=$(hostname)
+	mkdir -p "$d/run" "$d/db" "$TMP/sasl"
+	# the sessions run as nobody: they may pass through to run/mux (which
+	# saslauthd makes 0777), not list the directories
+	chmod 711 "$d" "$d/run"
+	chmod 700 "$d/db"
+	chmod 755 "$TMP/sasl"
+	for u in alice:$ALICE_PW bob:$BOB_PW; do
+		pw=${u#*:}
+		printf '%s' "$pw" | saslpasswd2 -p -f "$d/db/sasldb2" -c -u "$realm" "${u%%:*}" ||
+			return 1
+	done
+	cat >"$TMP/sasl/smtpproxy.conf" <<EOF
+pwcheck_method: saslauthd
+saslauthd_path: $d/run/mux
+mech_list: PLAIN LOGIN
+EOF
+	chmod 644 "$TMP/sasl/smtpproxy.conf"
+}
+
+# saslauthd_up N PID: saslauthd listens (the socket is there and the log
+# has N "listening on socket" lines, each written after listen(2));
+# status 2 when PID died
+saslauthd_up() {
+	local n
+	[[ -n $2 ]] && ! kill -0 "$2" 2>/dev/null && return 2
+	[[ -S $TMP/saslauthd/run/mux ]] || return 1
+	n=$(grep -c 'listening on socket: ' "$TMP/saslauthd.log" 2>/dev/null) || n=0
+	((n >= $1))
+}
+
+# start_saslauthd: saslauthd -d (foreground; its log is $TMP/saslauthd.log)
+# -n 0 (no worker processes: one process answers every request in turn)
+# -a sasldb -m $TMP/saslauthd/run; waits until it listens on run/mux.
+start_saslauthd() {
+	local d=$TMP/saslauthd log=$TMP/saslauthd.log n i pid='' rc
+	[[ -f /etc/sasldb2 ]] ||
+		fail "/etc/sasldb2 is missing (sasl2-bin's postinst makes it): nothing to bind-mount over"
+	[[ -z $SASLAUTHD_PID ]] || stop_saslauthd
+	n=$(grep -c 'listening on socket: ' "$log" 2>/dev/null) || n=0
+	rm -f "$d/pid"
+	# shellcheck disable=SC2016
+	setsid unshare --mount --propagation private sh -c \
+		'mount --bind "$1" /etc/sasldb2 && echo $$ >"$2" &&
+		exec saslauthd -d -n 0 -a sasldb -m "$3"' \
+		sh "$d/db/sasldb2" "$d/pid" "$d/run" >>"$log" 2>&1 3>&- &
+	for ((i = 0; i < WAIT_LIMIT * 20; i++)); do
+		[[ -z $pid && -s $d/pid ]] && pid=$(<"$d/pid")
+		rc=0
+		saslauthd_up $((n + 1)) "$pid" || rc=$?
+		((rc == 0 || rc == 2)) && break
+		sleep 0.05
+	done
+	if ((rc != 0)) || [[ -z $pid ]]; then
+		cat "$log" >&2
+		[[ -z $pid ]] || kill -KILL "$pid" 2>/dev/null || true
+		fail "saslauthd did not start"
+		return 1
+	fi
+	SASLAUTHD_PID=$pid
+	# its own process group, or its SIGTERM handler would hit bats
+	[[ $(ps -o pgid= -p "$pid" | tr -d ' ') == "$pid" ]] || {
+		stop_saslauthd KILL
+		fail "saslauthd is not the leader of its own process group"
+	}
+}
+
+# stop_saslauthd [KILL]: SIGTERM (saslauthd removes run/mux) or SIGKILL
+# (the socket file stays and connect(2) is refused); waits until it is
+# gone. Never fails (it runs in teardown).
+stop_saslauthd() {
+	local pid=$SASLAUTHD_PID sig=${1:-TERM}
+	[[ -n $pid ]] || return 0
+	SASLAUTHD_PID=
+	# SIGTERM only to the leader of its own group (see above)
+	[[ $(ps -o pgid= -p "$pid" 2>/dev/null | tr -d ' ') == "$pid" ]] || sig=KILL
+	kill -"$sig" "$pid" 2>/dev/null || true
+	wait_until pid_gone "$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	return 0
 }
