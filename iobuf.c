@@ -2,6 +2,7 @@
  * iobuf.c: poll(2)-bounded reads and writes with one buffer each way.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,10 +18,13 @@
 void
 iobuf_init(struct iobuf *io, int rfd, int wfd, int timeout)
 {
+	int fl = fcntl(wfd, F_GETFL);
+
 	memset(io, 0, offsetof(struct iobuf, rbuf));
 	io->rfd = rfd;
 	io->wfd = wfd;
 	io->timeout = timeout;
+	io->nonblock = fl != -1 && (fl & O_NONBLOCK);
 }
 
 void
@@ -101,9 +105,18 @@ iobuf_flush(struct iobuf *io)
 				continue;
 			}
 		} else {
-			if (iobuf_wait_fd(io, io->wfd, POLLOUT) == -1)
+			/* a blocking descriptor is polled first, so that the
+			 * timeout bounds the write; a non-blocking one is
+			 * written at once, and polled only when it is full */
+			if (!io->nonblock &&
+			    iobuf_wait_fd(io, io->wfd, POLLOUT) == -1)
 				return -1;
 			n = write(io->wfd, io->wbuf + off, io->wlen - off);
+			if (n == -1 && errno == EAGAIN && io->nonblock) {
+				if (iobuf_wait_fd(io, io->wfd, POLLOUT) == -1)
+					return -1;
+				continue;
+			}
 			if (n == -1 && (errno == EINTR || errno == EAGAIN))
 				continue;
 		}

@@ -66,6 +66,7 @@ struct iobuf {
 	enum iobuf_err	 err;
 	int		 saved_errno;
 	int		 lf_is_crlf;	/* -T: a typed LF ends a line too */
+	int		 nonblock;	/* wfd is O_NONBLOCK: write, then wait */
 	const struct iobuf_ops *ops;	/* NULL: plain */
 	void		*ctx;
 	char		 last;		/* last byte read (for lf_is_crlf) */

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -200,6 +201,23 @@ main_drop_privileges(const struct conf *c)
 		fatalx("event=fatal reason=\"still privileged as %s\"", c->user);
 }
 
+/*
+ * The client's socket becomes non-blocking: replies are written at once and
+ * polled for only when the socket is full (a blocking descriptor must be
+ * polled before every write, so that the timeout bounds it).  Only a
+ * socket: under -T, standard input may be the admin's terminal.
+ */
+static void
+main_nonblock(void)
+{
+	int fl;
+
+	for (int fd = 0; fd <= 1; fd++)
+		if ((fd == 0 || main_is_socket(fd)) &&
+		    (fl = fcntl(fd, F_GETFL)) != -1 && !(fl & O_NONBLOCK))
+			(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
 /* A session id that is unique enough across hosts and restarts. */
 static void
 main_session_id(void)
@@ -371,5 +389,7 @@ main(int argc, char *argv[])
 	if ((rc = main_who(&o, &client)) != 0)
 		return rc == -1 ? EX_DONE : rc;
 	main_drop_privileges(&conf);
+	if (main_on_socket)
+		main_nonblock();
 	return smtp_session(&conf, &client, 0, 1);
 }
