@@ -15,11 +15,10 @@ from just before connect to the end of the RCPT reply; code: the RCPT
 reply's code.  Every wait is bounded (10 s).  Exit 0 when every session got
 a 250 to RCPT, 1 otherwise (failures are reported on stderr).
 """
-import socket
 import sys
 import time
 
-from smtpsession import WAIT, Session
+from smtpsession import Session
 
 
 

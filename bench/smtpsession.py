@@ -1,4 +1,6 @@
-"""smtpsession.py: the few lines of SMTP client the bench's helpers share."""
+"""smtpsession.py: the few lines of SMTP client the bench's helpers share,
+and the processes of an xinetd's sessions."""
+import os
 import socket
 
 WAIT = 10.0
@@ -37,3 +39,29 @@ class Session:
         if not r[-1].startswith(code):
             raise RuntimeError("expected %s, got %r" % (code, r[-1]))
         return r
+
+
+def children(ppid):
+    """The pids whose parent is ppid, from /proc."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == ppid:
+            out.append(int(d))
+    return out
+
+
+def session_pids(xinetd):
+    """xinetd's children and their descendants: its running sessions."""
+    todo, seen = children(xinetd), []
+    while todo:
+        p = todo.pop()
+        seen.append(p)
+        todo.extend(children(p))
+    return sorted(seen)

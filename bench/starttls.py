@@ -16,12 +16,11 @@ last line "elapsed SECONDS ok N failed M".  Exit 0 when every session
 delivered its message with 250, 1 otherwise (failures on stderr).
 """
 import os
-import socket
 import ssl
 import sys
 import time
 
-from smtpsession import WAIT, Session
+from smtpsession import Session
 
 
 

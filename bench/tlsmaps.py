@@ -15,36 +15,13 @@ and looks again; then QUIT.  Prints
 the handshake is done).  Needs root to read another user's maps.  Every
 wait is bounded (10 s).  Exit 0 when the session went through, 1 otherwise.
 """
-import os
 import socket
 import ssl
 import sys
 
+from smtpsession import session_pids
+
 WAIT = 10.0
-
-
-def children(ppid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == ppid:
-            out.append(int(d))
-    return out
-
-
-def session_pids(xinetd):
-    todo, seen = children(xinetd), []
-    while todo:
-        p = todo.pop()
-        seen.append(p)
-        todo.extend(children(p))
-    return sorted(seen)
 
 
 def mapped(pids):
