@@ -144,6 +144,21 @@ rcpt_as() {
 	assert_codes "220 250 220 250 235 250 250 250 221"
 }
 
+@test "restricted_recipients: a missing table is 451 4.3.0 for everyone, never an accept" {
+	NO_RELAYCLIENT=1 start_sink
+	NO_RELAYCLIENT=1 start_auth_proxy "restricted_recipients cdb:$TMP/missing.cdb" \
+		"local_domains cdb:$TMP/domains.cdb"
+	rcpt_as - - staff@local.test
+	assert_codes "220 250 220 250 250 451 221"
+	assert_reply '451 4\.3\.0 Temporary lookup failure$'
+	rcpt_as alice "$ALICE_PW" board@local.test
+	assert_codes "220 250 220 250 235 250 451 221"
+	assert_log "event=table-error table=cdb:$TMP/missing\\.cdb reason=\"No such file or directory\""
+	assert_log 'event=reject client=127\.0\.0\.1 cmd=RCPT reply="451 4\.3\.0 Temporary lookup failure"'
+	settle
+	[[ $(sink_count) == 0 ]] || fail "delivered"
+}
+
 @test "restricted_recipients with logins: only those logins may write" {
 	NO_RELAYCLIENT=1 start_sink
 	NO_RELAYCLIENT=1 start_auth_proxy "restricted_recipients cdb:$TMP/rcpts.cdb" \

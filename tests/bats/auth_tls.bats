@@ -302,3 +302,137 @@ PY
 	assert_codes "220 250 250 221"
 	refute_log 'event=backend-tls'
 }
+
+@test "-n: a usable certificate and key say 'ok' (exit 0); a key of another certificate is 'not usable' (exit 100)" {
+	t_conf "tls_cert_file $TMP/tls/cert.pem" "tls_key_file $TMP/tls/key.pem"
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
+	[[ $status == 0 ]] || fail "exit $status" "$output"
+	[[ $output == *"tls: $TMP/tls/cert.pem: ok"* ]] || fail "$output"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other.test -batch \
+		-keyout "$TMP/other.key" -out "$TMP/other.crt" >/dev/null 2>&1 || fail "openssl req"
+	t_conf "tls_cert_file $TMP/tls/cert.pem" "tls_key_file $TMP/other.key"
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
+	[[ $status == 100 ]] || fail "exit $status" "$output"
+	[[ $output == *"tls: $TMP/tls/cert.pem / $TMP/other.key: not usable (see the log)"* ]] || fail "$output"
+	assert_log 'event=tls-error step=context reason="[^"]+"'
+}
+
+@test "a certificate file that is not PEM: -n says not usable (exit 100), STARTTLS answers 454 4.7.0" {
+	printf 'this is not a certificate\n' >"$TMP/tls/garbage.pem"
+	t_conf "tls_cert_file $TMP/tls/garbage.pem" "tls_key_file $TMP/tls/key.pem"
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
+	[[ $status == 100 ]] || fail "exit $status" "$output"
+	[[ $output == *"tls: $TMP/tls/garbage.pem / $TMP/tls/key.pem: not usable (see the log)"* ]] || fail "$output"
+	run proxy_env "$SMTPPROXY_BIN" -f "$TMP/smtpproxy.conf" -T '[192.0.2.7]' \
+		< <(printf 'EHLO client.test\r\nSTARTTLS\r\nNOOP\r\nQUIT\r\n')
+	[[ $status == 0 ]] || fail "exit $status" "$output"
+	assert_codes "220 250 454 250 221"
+	assert_reply '454 4\.7\.0 TLS not available due to local problem$'
+}
+
+@test "a key file that cannot be read: -n exits 111; a session logs it and offers no STARTTLS" {
+	t_conf "tls_cert_file $TMP/tls/cert.pem" "tls_key_file $TMP/tls/missing.pem"
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
+	[[ $status == 111 ]] || fail "exit $status" "$output"
+	[[ $output == *"smtpproxy: cannot read tls_cert_file or tls_key_file"* ]] || fail "$output"
+	assert_log "event=tls-error file=$TMP/tls/missing\\.pem reason=\"cannot read\" error=\"No such file or directory\""
+	: >"$TMP/smtpproxy.log"
+	run proxy_env "$SMTPPROXY_BIN" -f "$TMP/smtpproxy.conf" -T '[192.0.2.7]' \
+		< <(printf 'EHLO client.test\r\nSTARTTLS\r\nQUIT\r\n')
+	[[ $status == 0 ]] || fail "exit $status" "$output"
+	assert_codes "220 250 502 221"
+	refute_reply '250-STARTTLS'
+	assert_log "event=tls-error file=$TMP/tls/missing\\.pem reason=\"cannot read\""
+}
+
+@test "tls_wrapper yes with an unusable key or no libssl: the connection closes without a byte, logged" {
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other.test -batch \
+		-keyout "$TMP/other.key" -out "$TMP/other.crt" >/dev/null 2>&1 || fail "openssl req"
+	PROXY_ARGS='-o tls_wrapper=yes' start_proxy "tls_cert_file $TMP/tls/cert.pem" \
+		"tls_key_file $TMP/other.key"
+	run tlssmtp -G -t 5 @TLS 'EHLO client.test\r\n'
+	[[ $status == 3 ]] || fail "tlssmtp status $status (want 3, handshake failure)" "$output"
+	plain | grep -aqE '^[0-9]{3}' && fail "an SMTP reply on the TLS port:" "$output"
+	assert_log 'event=tls-error step=context '
+	assert_log 'event=summary .* result=tls-failed'
+	# the same without libssl (-T): not a byte either, the reason logged
+	mkdir -p "$TMP/nolib"
+	: >"$TMP/nolib/libssl.so.3"
+	t_conf "tls_cert_file $TMP/tls/cert.pem" "tls_key_file $TMP/tls/key.pem" 'tls_wrapper yes'
+	run proxy_env LD_LIBRARY_PATH="$TMP/nolib" "$SMTPPROXY_BIN" -f "$TMP/smtpproxy.conf" \
+		-T '[127.0.0.1]' < <(printf 'EHLO client.test\r\nQUIT\r\n')
+	[[ $status == 0 && -z $output ]] || fail "exit $status" "$output"
+	assert_log 'event=tls-error reason=".*libssl\.so\.3'
+	assert_log 'event=summary client=127\.0\.0\.1 .* result=tls-failed'
+}
+
+@test "a client that ends TLS with close_notify and no QUIT: the session ends cleanly" {
+	start_auth_proxy
+	run tlssmtp 'EHLO client.test\r\n' =1 'STARTTLS\r\n' =1 @TLS 'EHLO again.test\r\n' =1 .
+	[[ $status == 0 ]] || fail "tlssmtp status $status" "$output"
+	assert_codes "220 250 220 250"
+	assert_log 'event=summary client=127\.0\.0\.1 helo=again\.test tls=TLSv1\.3:TLS_[A-Z0-9_]+ .*result=disconnect'
+	refute_log 'event=tls-error'
+}
+
+@test "STARTTLS, then no handshake: the wait is bounded by timeout_command" {
+	start_auth_proxy 'timeout_command 1'
+	T0=$(now_ms)
+	run smtp -t 8 'EHLO client.test\r\n' =1 'STARTTLS\r\n' =1
+	T1=$(now_ms)
+	assert_closed
+	assert_codes "220 250 220"
+	(((T1 - T0) >= 900 && (T1 - T0) <= 4000)) || fail "took $((T1 - T0)) ms"
+	assert_log 'event=tls-error step=handshake reason="timeout"'
+	assert_log 'event=summary .* result=tls-failed'
+}
+
+@test "a libssl.so.3 without the functions smtpproxy calls: STARTTLS answers 454 4.7.0, the log names what is missing" {
+	t_conf "tls_cert_file $TMP/tls/cert.pem" "tls_key_file $TMP/tls/key.pem"
+	local crypto
+	crypto=$(ldconfig -p | sed -n 's/^\tlibcrypto\.so\.3 (.*) => //p' | head -n 1)
+	[[ -f $crypto ]] || fail "libcrypto.so.3 not found"
+	# another library (libcrypto) under libssl's name comes first
+	mkdir -p "$TMP/badlib"
+	cp "$crypto" "$TMP/badlib/libssl.so.3"
+	run proxy_env LD_LIBRARY_PATH="$TMP/badlib" "$SMTPPROXY_BIN" \
+		-f "$TMP/smtpproxy.conf" -T '[127.0.0.1]' \
+		< <(printf 'EHLO client.test\r\nSTARTTLS\r\nNOOP\r\nQUIT\r\n')
+	[[ $status == 0 ]] || fail "exit $status" "$output"
+	assert_codes "220 250 454 250 221"
+	assert_log 'event=tls-error reason="libssl\.so\.3: no SSL_CTX_new"'
+}
+
+@test "backend_tls encrypt never falls back to plaintext: a failed handshake or no libssl is 451 4.4.1" {
+	make_cert
+	chmod 644 "$TMP/tls/key.pem"
+	# Postfix offers STARTTLS but speaks nothing newer than TLS 1.1; the
+	# proxy's backend side wants TLS 1.2 at least
+	start_postfix "smtpd_tls_cert_file = $TMP/tls/cert.pem" \
+		"smtpd_tls_key_file = $TMP/tls/key.pem" \
+		"smtpd_tls_security_level = may" "smtpd_tls_protocols = <=TLSv1.1"
+	start_proxy 'backend_tls encrypt'
+	run smtp 'EHLO plain.client\r\n' =1 'MAIL FROM:<a@x.test>\r\n' =1 'NOOP\r\n' =1 'QUIT\r\n'
+	assert_codes "220 250 451 250 221"
+	assert_reply '451 4\.4\.1 Mail server temporarily unavailable$'
+	assert_log 'event=tls-error step=handshake reason="[^"]+"'
+	assert_log 'event=backend-error backend=127\.0\.0\.1:[0-9]+ reason="STARTTLS failed"'
+	# libssl cannot be loaded: the same refusal, the reason logged
+	mkdir -p "$TMP/nolib"
+	: >"$TMP/nolib/libssl.so.3"
+	write_conf "backend $BACKEND" "log_file $TMP/smtpproxy.log" "hostname proxy.test" \
+		'backend_tls encrypt'
+	: >"$TMP/smtpproxy.log"
+	run proxy_env LD_LIBRARY_PATH="$TMP/nolib" "$SMTPPROXY_BIN" -f "$TMP/smtpproxy.conf" \
+		-T '[127.0.0.1]' < <(printf 'EHLO client.test\r\nMAIL FROM:<a@x.test>\r\nQUIT\r\n')
+	[[ $status == 0 ]] || fail "exit $status" "$output"
+	assert_codes "220 250 451 221"
+	assert_log 'event=tls-error reason=".*libssl\.so\.3'
+	assert_log 'reason="STARTTLS failed"'
+	pf_settle
+	[[ $(pf_count) == 0 ]] || fail "delivered"
+	# Postfix logs "QUEUEID: client=..." for each MAIL it accepts
+	grep -Eq 'postfix/smtpd\[[0-9]+\]: [0-9A-F]+: client=' "$TMP/postfix.log" &&
+		fail "a MAIL reached Postfix:" "$(cat "$TMP/postfix.log")"
+	true
+}

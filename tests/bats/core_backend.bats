@@ -195,3 +195,213 @@ assert_took_ms() {
 	settle
 	grep -q '^X-Client-Proto: LMTP' "$(sink_files)"
 }
+
+@test "a backend without ESMTP (EHLO refused): 451 4.4.1 at MAIL, the refusal logged, the session goes on" {
+	start_sink -e
+	start_proxy
+	run smtp 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'NOOP\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 451 250 221"
+	assert_reply '451 4\.4\.1 Mail server temporarily unavailable$'
+	assert_log 'event=backend-error backend=127\.0\.0\.1:[0-9]+ reason="EHLO refused: 500 5\.5\.1 Error: unknown command"'
+	settle
+	[[ $(sink_count) == 0 ]] || fail "delivered"
+}
+
+@test "backend closes after EHLO or XCLIENT without a reply: 451 4.4.1, the session goes on" {
+	local verb
+	for verb in EHLO XCLIENT; do
+		start_sink -q "$verb"
+		: >"$TMP/smtpproxy.log"
+		start_proxy
+		run smtp 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'NOOP\r\n' =1 'QUIT\r\n'
+		assert_closed
+		assert_codes "220 250 451 250 221"
+		assert_reply '451 4\.4\.1 '
+		assert_log 'event=backend-error backend=127\.0\.0\.1:[0-9]+ reason="eof"'
+		wait_sessions_done
+		stop_pid "$XINETD_PID"
+		XINETD_PID=
+	done
+}
+
+@test "backend refuses XCLIENT: 451 4.4.1, logged; nothing reaches the backend" {
+	start_sink -f XCLIENT
+	start_proxy
+	run smtp 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 451 221"
+	assert_reply '451 4\.4\.1 Mail server temporarily unavailable$'
+	assert_log 'event=backend-error backend=127\.0\.0\.1:[0-9]+ reason="XCLIENT refused: 500 5\.3\.0 Error: command failed"'
+	settle
+	[[ $(sink_count) == 0 ]] || fail "delivered"
+}
+
+@test "backend offers only XFORWARD and refuses it: 451 4.4.1 configuration error at MAIL" {
+	start_sink -C -f XFORWARD
+	start_proxy
+	run smtp 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'NOOP\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 451 250 221"
+	assert_reply '451 4\.4\.1 Mail server configuration error$'
+	assert_log 'event=backend-error backend=127\.0\.0\.1:[0-9]+ reason="XFORWARD refused: 500 5\.3\.0 Error: command failed"'
+	assert_log 'event=reject client=127\.0\.0\.1 cmd=MAIL reply="451 4\.4\.1 Mail server configuration error"'
+}
+
+@test "backend closes at XFORWARD without a reply: 421 4.4.1 and the connection closes" {
+	start_sink -C -q XFORWARD
+	start_proxy
+	run smtp 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'NOOP\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 421"
+	assert_reply '421 4\.4\.1 Lost connection to the mail server$'
+	assert_log 'event=summary .*result=closed'
+}
+
+@test "backend_xclient yes and a backend with neither XCLIENT nor XFORWARD: 451 4.4.1, never unidentified mail" {
+	start_sink -C -F
+	start_proxy 'backend_xclient yes'
+	run smtp 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 451 221"
+	assert_log 'reason="backend offers neither XCLIENT nor XFORWARD"'
+	settle
+	[[ $(sink_count) == 0 ]] || fail "delivered"
+	# auto: the same backend gets the mail, without the client's identity
+	stop_pid "$XINETD_PID"
+	XINETD_PID=
+	start_proxy
+	run smtp 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'RCPT TO:<r@test>\r\n' =1 \
+		'DATA\r\n' =1 "$HELLO" =1 'QUIT\r\n'
+	assert_codes "220 250 250 250 354 250 221"
+	settle
+	[[ $(sink_count) == 1 ]] || fail "sink holds $(sink_count) messages"
+}
+
+@test "a malformed backend reply: 421 4.4.1 and close, never relayed as a reply" {
+	start_sink -f MAIL -B '550_5.7.1 not a reply line'
+	start_proxy
+	run smtp 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'NOOP\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 421"
+	assert_reply '421 4\.4\.1 Lost connection to the mail server$'
+	refute_reply '550'
+	assert_log 'event=backend-error backend=127\.0\.0\.1:[0-9]+ reason="malformed reply"'
+}
+
+@test "control characters in a backend reply reach the client and the log as '?'" {
+	start_sink -f MAIL -B $'550 5.7.1 tab\there bell\aend\x7fdel'
+	start_proxy
+	run smtp 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 550 221"
+	assert_reply '550 5\.7\.1 tab\?here bell\?end\?del$'
+	assert_log 'event=reject client=127\.0\.0\.1 cmd=MAIL reply="550 5\.7\.1 tab\?here bell\?end\?del"'
+}
+
+# stopped PID: the process is stopped (SIGSTOP)
+stopped() {
+	[[ $(ps -o stat= -p "$1") == T* ]]
+}
+
+# accept_queue_full PORT: the listener on PORT has more connections waiting
+# than its backlog (ss: Recv-Q > Send-Q); the kernel drops further SYNs
+accept_queue_full() {
+	[[ $(ss -ltnH "sport = :$1" | awk '{ print ($2 > $3) }') == 1 ]]
+}
+
+@test "a backend that completes no TCP handshake (SYNs dropped): 451 4.4.1 within timeout_backend" {
+	# smtp-sink with a listen backlog of 1, stopped, its accept queue full
+	SINK_PORT=$(free_port)
+	smtp-sink -u nobody "127.0.0.1:$SINK_PORT" 1 >"$TMP/sink.out" 2>&1 &
+	SINK_PID=$!
+	wait_own_port "$SINK_PID" "$SINK_PORT" || fail "smtp-sink did not start"
+	kill -STOP "$SINK_PID"
+	wait_until stopped "$SINK_PID"
+	local c1 c2
+	exec {c1}<>"/dev/tcp/127.0.0.1/$SINK_PORT" {c2}<>"/dev/tcp/127.0.0.1/$SINK_PORT"
+	wait_until accept_queue_full "$SINK_PORT"
+	BACKEND=127.0.0.1:$SINK_PORT
+	start_proxy 'timeout_backend 1'
+	T0=$(now_ms)
+	run smtp -t 8 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'QUIT\r\n'
+	T1=$(now_ms)
+	exec {c1}>&- {c2}>&-
+	kill -CONT "$SINK_PID"
+	assert_closed
+	assert_codes "220 250 451 221"
+	assert_reply '451 4\.4\.1'
+	assert_took_ms 900 4000
+	assert_log 'event=backend-error backend=127\.0\.0\.1:[0-9]+ reason=connect error="Connection timed out"'
+}
+
+@test "a VRFY argument too long for the backend: 451 4.4.1, the session and the backend go on" {
+	start_sink
+	start_proxy 'vrfy yes' 'max_line_length 4000'
+	local long
+	long=$(printf 'v%.0s' {1..2100})
+	run smtp 'EHLO c\r\n' =1 "VRFY $long\\r\\n" =1 'VRFY root\r\n' =1 \
+		'MAIL FROM:<s@test>\r\n' =1 'RCPT TO:<r@test>\r\n' =1 'DATA\r\n' =1 "$HELLO" =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 451 250 250 250 354 250 221"
+	assert_reply '451 4\.4\.1 Command too long for the mail server$'
+	settle
+	[[ $(sink_count) == 1 ]] || fail "sink holds $(sink_count) messages"
+}
+
+@test "backend gone during DATA, noticed only at the final dot: 451 4.4.1, never 250" {
+	start_sink
+	start_proxy
+	# 20 kB: one full write buffer goes out during DATA (the dead backend
+	# answers it with a reset), the rest and the dot fail at the end
+	python3 -c "
+import sys
+out = b'Subject: end of data\r\n\r\n'
+while len(out) < 20000:
+    out += b'y' * 70 + b'\r\n'
+open(sys.argv[1], 'wb').write(out)" "$TMP/msg"
+	local gone="timeout 5 sh -c 'while ss -tnH state established \"( sport = :$SINK_PORT )\" | grep -q .; do sleep 0.02; done'"
+	run smtp -t 20 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'RCPT TO:<r@test>\r\n' =1 'DATA\r\n' =1 \
+		"!kill -9 $SINK_PID; $gone" "<$TMP/msg" '.\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 250 250 354 451 221"
+	assert_reply '451 4\.4\.1 Lost connection to the mail server$'
+	assert_log 'event=backend-error backend=127\.0\.0\.1:[0-9]+ reason="[^"]* at end of DATA"'
+	assert_log 'event=summary .*accepted=0 '
+	refute_log 'event=accepted'
+}
+
+@test "-n: a backend that refuses EHLO: exit 111, its greeting and refusal shown" {
+	start_sink -e
+	write_conf "backend $BACKEND" "hostname proxy.test" "log_file $TMP/smtpproxy.log"
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
+	[[ $status == 111 ]] || fail "status $status" "$output"
+	[[ $output == *$'backend: 220 smtp-sink'* ]] || fail "no greeting: $output"
+	[[ $output == *"backend: 500 5.5.1 Error: unknown command"* ]] || fail "no refusal: $output"
+}
+
+@test "-n: warnings for what the backend lacks (DSN, SMTPUTF8, XCLIENT and XFORWARD), exit 0" {
+	start_sink -N -C -F
+	write_conf "backend $BACKEND" "hostname proxy.test" "backend_extensions dsn smtputf8"
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
+	[[ $status == 0 ]] || fail "status $status" "$output"
+	[[ $output == *"warning: backend_extensions lists dsn, the backend does not offer DSN"* ]] || fail "$output"
+	[[ $output == *"warning: backend_extensions lists smtputf8, the backend does not offer SMTPUTF8"* ]] || fail "$output"
+	[[ $output == *"warning: the backend offers neither XCLIENT nor XFORWARD: it will see the proxy's address"* ]] || fail "$output"
+	# a backend that has them all: no warning
+	start_sink
+	write_conf "backend $BACKEND" "hostname proxy.test" "backend_extensions dsn"
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
+	[[ $status == 0 && $output != *warning* ]] || fail "status $status" "$output"
+}
+
+@test "-n: a backend host name that does not resolve: exit 111, the resolver's reason logged" {
+	require_proxy
+	write_conf "backend no-such-host.invalid:25" "log_file $TMP/smtpproxy.log"
+	run proxy_env RES_OPTIONS='timeout:1 attempts:1' "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
+	[[ $status == 111 ]] || fail "status $status" "$output"
+	[[ $output == *"backend: no-such-host.invalid:25: not reachable (451 4.4.1 Mail server temporarily unavailable)"* ]] ||
+		fail "$output"
+	assert_log 'event=backend-error backend=no-such-host\.invalid:25 reason="[^"]+"$'
+	assert_log 'event=backend-error backend=no-such-host\.invalid:25 reason=connect '
+}

@@ -40,6 +40,21 @@ queue_id() {
 	assert_log 'event=summary client=127\.0\.0\.2 helo=client\.example .*from=<sender@test> rcpts=1 accepted=1 .*result=(ok|quit)'
 }
 
+@test "auto: a HELO name with '+' and '=' reaches Postfix intact (XCLIENT xtext)" {
+	start_postfix
+	start_proxy
+	swaks_proxy --helo 'client+tag=x.example'
+	[[ $status == 0 ]] || fail "swaks status $status" "$output"
+	local qid
+	qid=$(queue_id)
+	[[ -n $qid ]] || fail "no queue id:" "$output"
+	pf_settle
+	pf_wait_count 1
+	grep -Eq '^Received: from client\+tag=x\.example \([^)]*\[127\.0\.0\.2\]\)' "$PF_DIR/mail/$qid.eml" ||
+		fail "Received header:" "$(head -3 "$PF_DIR/mail/$qid.eml")"
+	assert_log 'event=summary client=127\.0\.0\.2 helo=client\+tag=x\.example '
+}
+
 @test "auto: Postfix's client restrictions apply to the real client" {
 	start_postfix 'smtpd_client_restrictions = check_client_access inline:{ { 127.0.0.2 = REJECT blocked client } }'
 	start_proxy

@@ -71,6 +71,33 @@ rcpt() {
 	assert_log 'event=summary client=::1 '
 }
 
+@test "an address literal in local_domains is local; other literals are not" {
+	printf 'local.test\n[127.0.0.77]\n[IPv6:2001:DB8::7]\n' >"$TMP/domains.txt"
+	mk -t domains "$TMP/domains.txt" "$TMP/domains.cdb"
+	proxy_with_tables
+	rcpt 127.0.0.3 '<postmaster@[127.0.0.77]>'
+	assert_codes "220 250 250 250 221"
+	rcpt 127.0.0.3 '<postmaster@[IPv6:2001:db8::7]>'
+	assert_codes "220 250 250 250 221"
+	rcpt 127.0.0.3 '<postmaster@[127.0.0.78]>'
+	assert_codes "220 250 250 554 221"
+	assert_reply '554 5\.7\.1 <postmaster@\[127\.0\.0\.78\]>: Relay access denied'
+}
+
+@test "relay_clients: a CIDR block that does not end on a byte (/29)" {
+	printf '127.0.0.8/29 OK\n' >"$TMP/nets.txt"
+	mk -t networks "$TMP/nets.txt" "$TMP/nets.cdb"
+	proxy_with_tables
+	for ip in 127.0.0.8 127.0.0.15; do
+		rcpt "$ip" '<user@other.test>'
+		assert_codes "220 250 250 250 221"
+	done
+	for ip in 127.0.0.7 127.0.0.16; do
+		rcpt "$ip" '<user@other.test>'
+		assert_codes "220 250 250 554 221"
+	done
+}
+
 @test "POP-before-SMTP: a fresh login relays, a stale one does not" {
 	mk -t pop -a 127.0.0.4 "$TMP/pop.cdb"
 	printf '127.0.0.5 %s\n' $(( $(date +%s) - 4000 )) >"$TMP/old.txt"
@@ -163,6 +190,23 @@ rcpt() {
 	[[ $status == 111 ]] || fail "status $status" "$output"
 	[[ $output == *"local_domains: cdb:$TMP/domains.cdb: ok"* ]] || fail "$output"
 	[[ $output == *"relay_clients: cdb:$TMP/nope.cdb: No such file or directory"* ]] || fail "$output"
+}
+
+@test "-n and sessions: an empty file or a CDB not made by mkcdb is a table error, never a lookup" {
+	: >"$TMP/empty.cdb"
+	# a CDB made by tinycdb's cdb(1): same format, no mkcdb type record
+	printf '+10,2:local.test->OK\n\n' | cdb -c "$TMP/foreign.cdb"
+	write_conf "backend $BACKEND" "local_domains cdb:$TMP/foreign.cdb" \
+		"relay_clients cdb:$TMP/empty.cdb"
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
+	[[ $status == 111 ]] || fail "status $status" "$output"
+	[[ $output == *"local_domains: cdb:$TMP/foreign.cdb: not a table made by mkcdb"* ]] || fail "$output"
+	[[ $output == *"relay_clients: cdb:$TMP/empty.cdb: corrupt table"* ]] || fail "$output"
+	start_proxy "local_domains cdb:$TMP/foreign.cdb"
+	rcpt 127.0.0.3 '<user@local.test>'
+	assert_codes "220 250 250 451 221"
+	assert_reply '451 4\.3\.0 '
+	assert_log "event=table-error table=cdb:$TMP/foreign\\.cdb reason=\"not a table made by mkcdb\""
 }
 
 @test "mkcdb: a bad line names file:line and leaves the old table alone" {

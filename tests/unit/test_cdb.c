@@ -1,6 +1,12 @@
-/* test_cdb: key walks, source normalisation, and a table round trip. */
+/* test_cdb: key walks, source normalisation, a table round trip, a
+ * record the read side cannot hold, and the POP login updates. */
+#include <sys/stat.h>
+
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
+
+#include <cdb.h>
 
 #include <bsd/string.h>
 
@@ -158,11 +164,111 @@ test_round_trip(void)
 	rmdir(dir);
 }
 
+/* A table with mkcdb's type record and one value longer than any value a
+ * lookup can return (tinycdb's cdb_make, as another tool would write it):
+ * the lookup is an error, never a cut value, and the table is not trusted
+ * again by this process. */
+static void
+test_read_error(void)
+{
+	char			 dir[] = "/tmp/test_cdb.XXXXXX", path[256];
+	char			 big[2000];
+	struct cdb_make		 mk;
+	struct cdbt_match	 m;
+	struct cdbt		*t;
+	int			 fd;
+
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path, sizeof(path), "%s/big.cdb", dir);
+	memset(big, 'x', sizeof(big));
+	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644)) == -1)
+		abort();
+	cdb_make_start(&mk, fd);
+	if (cdb_make_add(&mk, CDBT_TYPE_KEY, CDBT_TYPE_KEYLEN, "domains", 7) ||
+	    cdb_make_add(&mk, "ok.test", 7, "OK", 2) ||
+	    cdb_make_add(&mk, "big.test", 8, big, sizeof(big)) ||
+	    cdb_make_finish(&mk) || close(fd))
+		abort();
+	t = cdbt_open(path, CDBT_DOMAINS);
+	unit_ok(cdbt_error(t) == NULL, "table with a long value opens");
+	unit_ok(cdbt_find(t, CDBT_DOMAIN, "ok.test", &m) == CDBT_FOUND &&
+	    strcmp(m.value, "OK") == 0, "short value found");
+	unit_ok(cdbt_find(t, CDBT_DOMAIN, "big.test", &m) == CDBT_ERROR,
+	    "value over CDBT_VALUE_MAX is a lookup error");
+	unit_str(cdbt_error(t), "read error", "the error says why");
+	unit_ok(cdbt_find(t, CDBT_DOMAIN, "ok.test", &m) == CDBT_ERROR,
+	    "after a read error every lookup is an error");
+	cdbt_close(t);
+	unlink(path);
+	rmdir(dir);
+}
+
+static ino_t
+inode_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* cdbt_pop_update: 1 written, 0 unchanged (no new file), -1 error. */
+static void
+test_pop_update(void)
+{
+	char			 dir[] = "/tmp/test_cdb.XXXXXX", path[256];
+	char			 lock[300], err[512];
+	struct cdbt_match	 m;
+	struct cdbt		*t;
+	ino_t			 ino;
+
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path, sizeof(path), "%s/pop.cdb", dir);
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	unit_ok(cdbt_pop_update(path, "192.0.2.7", 1000, 0, err,
+	    sizeof(err)) == 1, "first login: written");
+	ino = inode_of(path);
+	unit_ok(cdbt_pop_update(path, "192.0.2.7", 1000, 0, err,
+	    sizeof(err)) == 0, "same login, same second: unchanged");
+	unit_ok(inode_of(path) == ino, "... and the table is not rewritten");
+	unit_ok(cdbt_pop_update(path, "192.0.2.7", 1500, 0, err,
+	    sizeof(err)) == 1 && inode_of(path) != ino,
+	    "same address later: rewritten");
+	unit_ok(cdbt_pop_update(path, "2001:DB8::9", 1900, 3600, err,
+	    sizeof(err)) == 1, "second address: written");
+	t = cdbt_open(path, CDBT_POP);
+	unit_ok(cdbt_find(t, CDBT_EXACT, "192.0.2.7", &m) == CDBT_FOUND &&
+	    strcmp(m.value, "1500") == 0, "the login time was refreshed");
+	unit_ok(cdbt_find(t, CDBT_EXACT, "2001:db8::9", &m) == CDBT_FOUND,
+	    "IPv6 login stored canonical");
+	cdbt_close(t);
+	unit_ok(cdbt_pop_update(path, NULL, 2200, 600, err, sizeof(err)) == 1,
+	    "expiry: the 700 s old login goes");
+	t = cdbt_open(path, CDBT_POP);
+	unit_ok(cdbt_find(t, CDBT_EXACT, "192.0.2.7", &m) == CDBT_NOTFOUND &&
+	    cdbt_find(t, CDBT_EXACT, "2001:db8::9", &m) == CDBT_FOUND,
+	    "... the 300 s old one stays");
+	cdbt_close(t);
+	unit_ok(cdbt_pop_update(path, NULL, 2200, 600, err, sizeof(err)) == 0,
+	    "nothing to expire: unchanged");
+	ino = inode_of(path);
+	unit_ok(cdbt_pop_update(path, "192.0.2.0/24", 2300, 0, err,
+	    sizeof(err)) == -1, "a network is not a login address");
+	unit_str(err, "192.0.2.0/24: not an IP address", "... with the reason");
+	unit_ok(inode_of(path) == ino, "... and nothing written");
+	unlink(path);
+	unlink(lock);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
 	test_walks();
 	test_normalize();
 	test_round_trip();
+	test_read_error();
+	test_pop_update();
 	return unit_done();
 }
