@@ -148,11 +148,13 @@ backend_read_reply(struct backend *b, struct backend_reply *r)
 {
 	char	 line[BACKEND_LINE_MAX];
 	size_t	 len;
-	int	 code, last = 0, n;
+	int	 code, last = 0, whole = 0, n;
 
 	r->code = 0;
 	r->text[0] = '\0';
-	for (n = 0; !last; n++) {
+	/* whole only once the last line passed every check: a final line
+	 * with another code ("550-a", "551 b") is nonsense, not a reply */
+	for (n = 0; !whole; n++) {
 		enum iobuf_line kind = iobuf_getline(&b->io, line, sizeof(line),
 		    &len);
 
@@ -170,8 +172,9 @@ backend_read_reply(struct backend *b, struct backend_reply *r)
 		}
 		r->code = code;
 		backend_reply_add(r, len > 4 ? line + 4 : "", n == 0);
+		whole = last;
 	}
-	if (last)
+	if (whole)
 		return 0;
 	backend_fail(r, 421, "Lost connection to the mail server");
 	return -1;

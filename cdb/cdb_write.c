@@ -155,7 +155,7 @@ cdbt_norm_logins(const char *v, char *out, size_t size, const char **why)
 		len = strcspn(p, ", \t");
 		if (len == 0)
 			break;
-		if (n + len + 2 > size) {
+		if (n + (n > 0) + len + 1 > size) {	/* comma, NUL */
 			*why = "value too long";
 			return -1;
 		}
@@ -252,22 +252,32 @@ cdbt_write(const char *path, enum cdbt_type type,
 	cdb_make_start(&mk, fd);
 	int rc = cdb_make_add(&mk, CDBT_TYPE_KEY, CDBT_TYPE_KEYLEN, tname,
 	    (unsigned)strlen(tname));
+	err[0] = '\0';
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		unsigned klen = (unsigned)strlen(e[i].key);
 
 		if (cdb_make_exists(&mk, e[i].key, klen) > 0) {
 			snprintf(err, esize, "%d: duplicate key '%s'", e[i].line,
 			    e[i].key);
-			(void)cdb_make_finish(&mk);	/* frees its buffers */
-			close(fd);
-			unlink(tmp);
-			return -1;
-		}
-		rc = cdb_make_add(&mk, e[i].key, klen, e[i].value,
-		    (unsigned)strlen(e[i].value));
+			rc = -1;
+		} else
+			rc = cdb_make_add(&mk, e[i].key, klen, e[i].value,
+			    (unsigned)strlen(e[i].value));
 	}
-	if (rc != 0 || cdb_make_finish(&mk) != 0 || fsync(fd) != 0 ||
-	    close(fd) != 0) {
+	if (rc != 0 && err[0] == '\0')
+		snprintf(err, esize, "%s: %s", tmp, strerror(errno));
+	if (rc != 0)
+		(void)cdb_make_finish(&mk);	/* frees what the adds allocated */
+	else
+		rc = cdb_make_finish(&mk);
+	if (rc != 0 || fsync(fd) != 0) {
+		if (err[0] == '\0')
+			snprintf(err, esize, "%s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) != 0) {
 		snprintf(err, esize, "%s: %s", tmp, strerror(errno));
 		unlink(tmp);
 		return -1;
@@ -341,15 +351,15 @@ cdbt_load(const char *path, enum cdbt_type type, struct cdbt_entry **e,
 		return -1;
 	}
 	cdb_seqinit(&pos, &db);
-	while (rc == 0 && cdb_seqnext(&pos, &db) > 0) {
+	/* cdb_seqnext: 1 a record, 0 the end, -1 a record past the end of
+	 * the file (corrupt): an error, never a shorter table */
+	for (int more; rc == 0 && (more = cdb_seqnext(&pos, &db)) != 0;) {
 		const char *k = cdb_getkey(&db), *v = cdb_getdata(&db);
 
-		if (k == NULL || v == NULL)
+		if (more < 0 || k == NULL || v == NULL)
 			rc = -1;
-		else if (cdb_keylen(&db) == CDBT_TYPE_KEYLEN &&
-		    memcmp(k, CDBT_TYPE_KEY, CDBT_TYPE_KEYLEN) == 0)
-			continue;
-		else
+		else if (cdb_keylen(&db) != CDBT_TYPE_KEYLEN ||
+		    memcmp(k, CDBT_TYPE_KEY, CDBT_TYPE_KEYLEN) != 0)
 			rc = cdbt_load_add(e, n, &cap, k, cdb_keylen(&db), v,
 			    cdb_datalen(&db));
 	}

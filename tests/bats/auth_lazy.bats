@@ -37,10 +37,11 @@ t_conf() {
 
 @test "-T -d: AUTH CRAM-MD5 (no TLS needed) initialises SASL, still not TLS" {
 	t_conf
-	local line chal dig r w out=$TMP/t.out
+	local line chal dig r w pid out=$TMP/t.out
 	coproc PX { proxy_env "$SMTPPROXY_BIN" -d -f "$TMP/smtpproxy.conf" -T '[127.0.0.1]' \
 		2>"$TMP/trace"; }
-	r=${PX[0]} w=${PX[1]}
+	# bash forgets PX_PID once it reaps the coproc: keep it at once
+	r=${PX[0]} w=${PX[1]} pid=$PX_PID
 	: >"$out"
 	# reply: copy one complete reply to $out; its last line in $line
 	reply() {
@@ -58,7 +59,7 @@ t_conf() {
 	dig=$(printf '%s' "$chal" | openssl dgst -md5 -hmac "$CAROL_PW" -r | cut -d' ' -f1)
 	printf '%s\r\n' "$(b64 "carol $dig")" >&"$w"
 	reply && printf 'QUIT\r\n' >&"$w" && reply || fail "dialogue:" "$(cat "$out")"
-	wait "$PX_PID" || fail "exit $?"
+	wait "$pid" || fail "exit $?"
 	output=$(cat "$out")
 	assert_codes "220 250 334 235 221"
 	grep -q 'sasl: initialised' "$TMP/trace" || fail "no 'sasl: initialised':" "$(cat "$TMP/trace")"

@@ -279,14 +279,22 @@ assert_took_ms() {
 }
 
 @test "a malformed backend reply: 421 4.4.1 and close, never relayed as a reply" {
-	start_sink -f MAIL -B '550_5.7.1 not a reply line'
-	start_proxy
-	run smtp 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'NOOP\r\n' =1 'QUIT\r\n'
-	assert_closed
-	assert_codes "220 250 421"
-	assert_reply '421 4\.4\.1 Lost connection to the mail server$'
-	refute_reply '550'
-	assert_log 'event=backend-error backend=127\.0\.0\.1:[0-9]+ reason="malformed reply"'
+	local bad
+	# a bad line; a multi-line reply whose last line has another code
+	for bad in '550_5.7.1 not a reply line' $'550-5.7.1 first\r\n551 5.7.1 last'; do
+		start_sink -f MAIL -B "$bad"
+		stop_pid "$XINETD_PID"
+		XINETD_PID=
+		: >"$TMP/smtpproxy.log"
+		start_proxy
+		run smtp 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'NOOP\r\n' =1 'QUIT\r\n'
+		assert_closed
+		assert_codes "220 250 421"
+		assert_reply '421 4\.4\.1 Lost connection to the mail server$'
+		refute_reply '55[01]'
+		assert_log 'event=backend-error backend=127\.0\.0\.1:[0-9]+ reason="malformed reply"'
+		wait_sessions_done
+	done
 }
 
 @test "control characters in a backend reply reach the client and the log as '?'" {
