@@ -83,12 +83,9 @@ auth_fixture
 	[[ $(plain | grep '^334 ' | grep -v '^334 PD' | sort | uniq -c | wc -l) == 2 ]] ||
 		fail "LOGIN prompts differ:" "$output"
 	settle
-	[[ $(grep -c 'event=auth-failed client=127\.0\.0\.1 mechanism=PLAIN$' "$TMP/smtpproxy.log") == 2 ]] ||
-		fail "PLAIN failure lines:" "$(cat "$TMP/smtpproxy.log")"
-	[[ $(grep -c 'event=auth-failed client=127\.0\.0\.1 mechanism=LOGIN$' "$TMP/smtpproxy.log") == 2 ]] ||
-		fail "LOGIN failure lines:" "$(cat "$TMP/smtpproxy.log")"
-	[[ $(grep -c 'event=auth-failed client=127\.0\.0\.1 mechanism=CRAM-MD5$' "$TMP/smtpproxy.log") == 2 ]] ||
-		fail "CRAM-MD5 failure lines:" "$(cat "$TMP/smtpproxy.log")"
+	assert_auth_failures 2 PLAIN
+	assert_auth_failures 2 LOGIN
+	assert_auth_failures 2 CRAM-MD5
 	refute_log 'event=auth-failed.*(alice|nobody-here)'
 	refute_log 'event=auth '
 	assert_log 'event=summary .* login=- .*result=quit'
@@ -142,8 +139,7 @@ auth_fixture
 	assert_codes "220 250 220 250 535 421"
 	assert_reply '421 4\.7\.0 proxy\.test Error: too many authentication failures$'
 	assert_log 'event=summary .* login=- .*result=too-many-auth-failures'
-	[[ $(grep -c 'event=auth-failed client=127\.0\.0\.1 mechanism=PLAIN$' "$TMP/smtpproxy.log") == 2 ]] ||
-		fail "failure lines:" "$(cat "$TMP/smtpproxy.log")"
+	assert_auth_failures 2 PLAIN
 	refute_log 'event=auth '
 }
 

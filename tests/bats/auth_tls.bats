@@ -24,13 +24,20 @@ t_conf() {
 		"hostname proxy.test" "$@"
 }
 
+# t_session COMMAND...: smtpproxy -T for client 192.0.2.7 with t_conf's config
+# (run), the COMMANDs its input as CRLF lines; it must exit 0
+t_session() {
+	run proxy_env "$SMTPPROXY_BIN" -f "$TMP/smtpproxy.conf" -T '[192.0.2.7]' \
+		< <(printf '%s\r\n' "$@")
+	[[ $status == 0 ]] ||
+		fail "smtpproxy -T: exit $status with:" "$(cat "$TMP/smtpproxy.conf")" "--- output:" "$output"
+}
+
 @test "STARTTLS is offered only when both tls_cert_file and tls_key_file are set" {
 	local c=$TMP/tls/cert.pem k=$TMP/tls/key.pem
 	for conf in "" "tls_cert_file $c" "tls_key_file $k"; do
 		t_conf ${conf:+"$conf"}
-		run proxy_env "$SMTPPROXY_BIN" -f "$TMP/smtpproxy.conf" -T '[192.0.2.7]' \
-			< <(printf 'EHLO client.test\r\nSTARTTLS\r\nQUIT\r\n')
-		[[ $status == 0 ]] || fail "exit $status ($conf)" "$output"
+		t_session 'EHLO client.test' STARTTLS QUIT
 		assert_codes "220 250 502 221"
 		refute_reply '250-STARTTLS'
 		assert_reply '502 5\.5\.1 '
@@ -305,41 +312,29 @@ PY
 
 @test "-n: a usable certificate and key say 'ok' (exit 0); a key of another certificate is 'not usable' (exit 100)" {
 	t_conf "tls_cert_file $TMP/tls/cert.pem" "tls_key_file $TMP/tls/key.pem"
-	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
-	[[ $status == 0 ]] || fail "exit $status" "$output"
-	[[ $output == *"tls: $TMP/tls/cert.pem: ok"* ]] || fail "$output"
+	check_conf 0 "tls: $TMP/tls/cert.pem: ok"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other.test -batch \
 		-keyout "$TMP/other.key" -out "$TMP/other.crt" >/dev/null 2>&1 || fail "openssl req"
 	t_conf "tls_cert_file $TMP/tls/cert.pem" "tls_key_file $TMP/other.key"
-	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
-	[[ $status == 100 ]] || fail "exit $status" "$output"
-	[[ $output == *"tls: $TMP/tls/cert.pem / $TMP/other.key: not usable (see the log)"* ]] || fail "$output"
+	check_conf 100 "tls: $TMP/tls/cert.pem / $TMP/other.key: not usable (see the log)"
 	assert_log 'event=tls-error step=context reason="[^"]+"'
 }
 
 @test "a certificate file that is not PEM: -n says not usable (exit 100), STARTTLS answers 454 4.7.0" {
 	printf 'this is not a certificate\n' >"$TMP/tls/garbage.pem"
 	t_conf "tls_cert_file $TMP/tls/garbage.pem" "tls_key_file $TMP/tls/key.pem"
-	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
-	[[ $status == 100 ]] || fail "exit $status" "$output"
-	[[ $output == *"tls: $TMP/tls/garbage.pem / $TMP/tls/key.pem: not usable (see the log)"* ]] || fail "$output"
-	run proxy_env "$SMTPPROXY_BIN" -f "$TMP/smtpproxy.conf" -T '[192.0.2.7]' \
-		< <(printf 'EHLO client.test\r\nSTARTTLS\r\nNOOP\r\nQUIT\r\n')
-	[[ $status == 0 ]] || fail "exit $status" "$output"
+	check_conf 100 "tls: $TMP/tls/garbage.pem / $TMP/tls/key.pem: not usable (see the log)"
+	t_session 'EHLO client.test' STARTTLS NOOP QUIT
 	assert_codes "220 250 454 250 221"
 	assert_reply '454 4\.7\.0 TLS not available due to local problem$'
 }
 
 @test "a key file that cannot be read: -n exits 111; a session logs it and offers no STARTTLS" {
 	t_conf "tls_cert_file $TMP/tls/cert.pem" "tls_key_file $TMP/tls/missing.pem"
-	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
-	[[ $status == 111 ]] || fail "exit $status" "$output"
-	[[ $output == *"smtpproxy: cannot read tls_cert_file or tls_key_file"* ]] || fail "$output"
+	check_conf 111 "smtpproxy: cannot read tls_cert_file or tls_key_file"
 	assert_log "event=tls-error file=$TMP/tls/missing\\.pem reason=\"cannot read\" error=\"No such file or directory\""
 	: >"$TMP/smtpproxy.log"
-	run proxy_env "$SMTPPROXY_BIN" -f "$TMP/smtpproxy.conf" -T '[192.0.2.7]' \
-		< <(printf 'EHLO client.test\r\nSTARTTLS\r\nQUIT\r\n')
-	[[ $status == 0 ]] || fail "exit $status" "$output"
+	t_session 'EHLO client.test' STARTTLS QUIT
 	assert_codes "220 250 502 221"
 	refute_reply '250-STARTTLS'
 	assert_log "event=tls-error file=$TMP/tls/missing\\.pem reason=\"cannot read\""

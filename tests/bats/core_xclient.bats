@@ -17,41 +17,41 @@ swaks_proxy() {
 		--body 'xclient body' --timeout 15 "$@"
 }
 
-# queue_id: the Postfix queue id in the client's 250 reply
-queue_id() {
-	plain | sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' | head -n 1
+# swaks_queued [swaks options]: swaks_proxy, which must succeed with
+# Postfix's "queued as" reply passed through; sets QID to its queue id
+swaks_queued() {
+	swaks_proxy "$@"
+	[[ $status == 0 ]] || fail "swaks status $status" "$output"
+	QID=$(queue_id)
+	[[ -n $QID ]] || fail "no 'queued as' reply passed through:" "$output"
+}
+
+# swaks_delivered [swaks options]: swaks_queued, then wait until Postfix
+# has delivered that one message
+swaks_delivered() {
+	swaks_queued "$@"
+	pf_settle
+	pf_wait_count 1
 }
 
 @test "auto: Postfix sees the real client address and HELO through XCLIENT" {
 	start_postfix
 	start_proxy
-	swaks_proxy
-	[[ $status == 0 ]] || fail "swaks status $status" "$output"
-	local qid
-	qid=$(queue_id)
-	[[ -n $qid ]] || fail "no 'queued as' reply passed through:" "$output"
-	pf_settle
-	pf_wait_count 1
-	grep -Eq "postfix/smtpd\[[0-9]+\]: $qid: client=[^ ]*\[127\.0\.0\.2\]$" "$TMP/postfix.log" ||
-		fail "Postfix did not see 127.0.0.2:" "$(grep "$qid" "$TMP/postfix.log")"
-	grep -Eq '^Received: from client\.example \([^)]*\[127\.0\.0\.2\]\)' "$PF_DIR/mail/$qid.eml" ||
-		fail "Received header:" "$(head -3 "$PF_DIR/mail/$qid.eml")"
-	grep -qx 'xclient body' "$PF_DIR/mail/$qid.eml"
+	swaks_delivered
+	grep -Eq "postfix/smtpd\[[0-9]+\]: $QID: client=[^ ]*\[127\.0\.0\.2\]$" "$TMP/postfix.log" ||
+		fail "Postfix did not see 127.0.0.2:" "$(grep "$QID" "$TMP/postfix.log")"
+	grep -Eq '^Received: from client\.example \([^)]*\[127\.0\.0\.2\]\)' "$PF_DIR/mail/$QID.eml" ||
+		fail "Received header:" "$(head -3 "$PF_DIR/mail/$QID.eml")"
+	grep -qx 'xclient body' "$PF_DIR/mail/$QID.eml"
 	assert_log 'event=summary client=127\.0\.0\.2 helo=client\.example .*from=<sender@test> rcpts=1 accepted=1 .*result=(ok|quit)'
 }
 
 @test "auto: a HELO name with '+' and '=' reaches Postfix intact (XCLIENT xtext)" {
 	start_postfix
 	start_proxy
-	swaks_proxy --helo 'client+tag=x.example'
-	[[ $status == 0 ]] || fail "swaks status $status" "$output"
-	local qid
-	qid=$(queue_id)
-	[[ -n $qid ]] || fail "no queue id:" "$output"
-	pf_settle
-	pf_wait_count 1
-	grep -Eq '^Received: from client\+tag=x\.example \([^)]*\[127\.0\.0\.2\]\)' "$PF_DIR/mail/$qid.eml" ||
-		fail "Received header:" "$(head -3 "$PF_DIR/mail/$qid.eml")"
+	swaks_delivered --helo 'client+tag=x.example'
+	grep -Eq '^Received: from client\+tag=x\.example \([^)]*\[127\.0\.0\.2\]\)' "$PF_DIR/mail/$QID.eml" ||
+		fail "Received header:" "$(head -3 "$PF_DIR/mail/$QID.eml")"
 	assert_log 'event=summary client=127\.0\.0\.2 helo=client\+tag=x\.example '
 }
 
@@ -77,27 +77,19 @@ queue_id() {
 @test "auto without XCLIENT permission: XFORWARD tells Postfix the client" {
 	start_postfix 'smtpd_authorized_xclient_hosts ='
 	start_proxy
-	swaks_proxy
-	[[ $status == 0 ]] || fail "swaks status $status" "$output"
-	local qid
-	qid=$(queue_id)
-	[[ -n $qid ]] || fail "no queue id:" "$output"
+	swaks_queued
 	pf_settle
-	grep -Eq "$qid: client=[^ ]*\[127\.0\.0\.1\], orig_client=[^ ]*\[127\.0\.0\.2\]" "$TMP/postfix.log" ||
-		fail "no XFORWARD in Postfix log:" "$(grep "$qid" "$TMP/postfix.log")"
+	grep -Eq "$QID: client=[^ ]*\[127\.0\.0\.1\], orig_client=[^ ]*\[127\.0\.0\.2\]" "$TMP/postfix.log" ||
+		fail "no XFORWARD in Postfix log:" "$(grep "$QID" "$TMP/postfix.log")"
 }
 
 @test "backend_xclient no: Postfix sees the proxy's own address" {
 	start_postfix
 	start_proxy 'backend_xclient no'
-	swaks_proxy
-	[[ $status == 0 ]] || fail "swaks status $status" "$output"
-	local qid
-	qid=$(queue_id)
-	[[ -n $qid ]] || fail "no queue id:" "$output"
+	swaks_queued
 	pf_settle
-	grep -Eq "$qid: client=[^ ]*\[127\.0\.0\.1\]$" "$TMP/postfix.log" ||
-		fail "Postfix log:" "$(grep "$qid" "$TMP/postfix.log")"
+	grep -Eq "$QID: client=[^ ]*\[127\.0\.0\.1\]$" "$TMP/postfix.log" ||
+		fail "Postfix log:" "$(grep "$QID" "$TMP/postfix.log")"
 	! grep -q '127\.0\.0\.2' "$TMP/postfix.log" || fail "Postfix learnt 127.0.0.2:" "$(grep 127.0.0.2 "$TMP/postfix.log")"
 	! grep -q 'xclient=\|xforward=' "$TMP/postfix.log" || fail "XCLIENT/XFORWARD sent anyway"
 	# the proxy still knows and logs the real client

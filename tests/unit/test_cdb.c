@@ -118,6 +118,16 @@ test_normalize(void)
 	}
 }
 
+/* A directory made from the mkdtemp(3) template dir; path gets the path of
+ * the file name in it. */
+static void
+tmp_file(char *dir, char *path, size_t pathsz, const char *name)
+{
+	if (mkdtemp(dir) == NULL)
+		abort();
+	snprintf(path, pathsz, "%s/%s", dir, name);
+}
+
 static void
 test_round_trip(void)
 {
@@ -130,9 +140,7 @@ test_round_trip(void)
 	struct cdbt_match	 m;
 	struct cdbt		*t;
 
-	if (mkdtemp(dir) == NULL)
-		abort();
-	snprintf(path, sizeof(path), "%s/nets.cdb", dir);
+	tmp_file(dir, path, sizeof(path), "nets.cdb");
 	unit_ok(cdbt_write(path, CDBT_NETWORKS, e, 4, err, sizeof(err)) == 0,
 	    "table written");
 	t = cdbt_open(path, CDBT_NETWORKS);
@@ -178,9 +186,7 @@ test_read_error(void)
 	struct cdbt		*t;
 	int			 fd;
 
-	if (mkdtemp(dir) == NULL)
-		abort();
-	snprintf(path, sizeof(path), "%s/big.cdb", dir);
+	tmp_file(dir, path, sizeof(path), "big.cdb");
 	memset(big, 'x', sizeof(big));
 	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644)) == -1)
 		abort();
@@ -222,9 +228,7 @@ test_pop_update(void)
 	struct cdbt		*t;
 	ino_t			 ino;
 
-	if (mkdtemp(dir) == NULL)
-		abort();
-	snprintf(path, sizeof(path), "%s/pop.cdb", dir);
+	tmp_file(dir, path, sizeof(path), "pop.cdb");
 	snprintf(lock, sizeof(lock), "%s.lock", path);
 	unit_ok(cdbt_pop_update(path, "192.0.2.7", 1000, 0, err,
 	    sizeof(err)) == 1, "first login: written");

@@ -22,6 +22,8 @@
 #   b64 STRING                base64 of STRING (no newline)
 #   plain_resp USER PW        base64 of "\0USER\0PW" (AUTH PLAIN)
 #   no_secret_in_log          neither password nor its AUTH payloads in the log
+#   assert_auth_failures N MECHANISM  exactly N auth-failed lines of
+#                             127.0.0.1 for MECHANISM in the log
 #   make_saslauthd            a sasldb for saslauthd with alice and bob, and
 #                             libsasl2's $TMP/sasl/smtpproxy.conf that checks
 #                             PLAIN and LOGIN passwords through saslauthd
@@ -314,6 +316,14 @@ no_secret_in_log() {
 			fi
 		done
 	done
+}
+
+# assert_auth_failures N MECHANISM: exactly N lines of the smtpproxy log
+# are "event=auth-failed client=127.0.0.1 mechanism=MECHANISM" (call when
+# the log is complete: after settle or its summary line)
+assert_auth_failures() {
+	[[ $(grep -c "event=auth-failed client=127\\.0\\.0\\.1 mechanism=$2\$" "$TMP/smtpproxy.log") == "$1" ]] ||
+		fail "$2 failure lines:" "$(cat "$TMP/smtpproxy.log")"
 }
 
 # in_tls [-b addr] ITEM...: tlssmtp session that says EHLO, STARTTLS,

@@ -22,8 +22,9 @@
 #
 # Assertions on `run smtp ...`: assert_codes, assert_reply, refute_reply,
 # assert_reply_count, assert_closed; on the log: assert_log, refute_log,
-# wait_log_count; on the backend: settle / settle_unix / pf_settle, then
-# sink_count, sink_files, sink_body, pf_count, pf_mail_files, pf_body.
+# wait_log_count; on `smtpproxy -n`: check_conf; on the backend: settle /
+# settle_unix / pf_settle, then sink_count, sink_files, sink_body, pf_count,
+# pf_mail_files, pf_body, queue_id.
 #
 # Knobs: PROXY_BIND (listening address, default 127.0.0.1), PROXY_ARGS
 # (more smtpproxy options), NO_RELAYCLIENT (do not set RELAYCLIENT for the
@@ -385,6 +386,18 @@ write_conf() {
 	chmod 666 "$TMP/smtpproxy.log"
 }
 
+# check_conf STATUS [TEXT...]: smtpproxy -n on $TMP/smtpproxy.conf (run)
+# exits STATUS and prints each TEXT
+check_conf() {
+	local want=$1 text
+	shift
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
+	[[ $status == "$want" ]] || fail "smtpproxy -n: exit $status, expected $want" "--- output:" "$output"
+	for text in "$@"; do
+		[[ $output == *"$text"* ]] || fail "smtpproxy -n did not print: $text" "--- output:" "$output"
+	done
+}
+
 # smtp [OPTIONS] ITEM...: rawsmtp against the proxy
 # (rawsmtp options -t -b -G -E may come first)
 smtp() {
@@ -591,6 +604,12 @@ pf_has_count() {
 # pf_wait_count N: wait until N messages were delivered.
 pf_wait_count() {
 	wait_until pf_has_count "$1"
+}
+
+# queue_id: the Postfix queue id in the first "250 2.0.0 Ok: queued as"
+# reply of $output (empty when there is none)
+queue_id() {
+	plain | sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' | head -n 1
 }
 
 # pf_body FILE: the message body (after the header block) as delivered.
