@@ -13,7 +13,11 @@
  * cdbt_lower(dst, src, size) copies src in lower case.
  * cdbt_find(t, kind, key, m) walks the candidate keys of kind from most to
  * least specific and answers CDBT_FOUND (m->key and m->value filled),
- * CDBT_NOTFOUND or CDBT_ERROR.  cdbt_keys() lists those candidates, for
+ * CDBT_NOTFOUND or CDBT_ERROR.  A networks or pop table also records which
+ * prefix lengths its keys have (CDBT_LENGTHS_KEY: one '0' or '1' per slot
+ * of cdbt_length_slot()); an address walk then skips the lengths the table
+ * does not hold: two or three probes instead of 36 for IPv4.  A table
+ * without the record (an older mkcdb) is walked whole.  cdbt_keys() lists those candidates, for
  * the unit tests and for mkcdb -q.
  *
  * Write side (mkcdb and popwatch).  cdbt_normalize(type, key, value, ...)
@@ -38,6 +42,12 @@
 #define CDBT_VALUE_MAX	1024
 #define CDBT_TYPE_KEY	"\0smtpproxy-table"	/* 16 bytes with the NUL */
 #define CDBT_TYPE_KEYLEN 16
+#define CDBT_LENGTHS_KEY "\0smtpproxy-lengths"	/* 18 bytes with the NUL */
+#define CDBT_LENGTHS_KEYLEN 18
+/* slots of network keys: IPv4 /0-/32, IPv6 /0-/128, qpsmtpd "a." to "a.b.c." */
+#define CDBT_SLOT_V6	33
+#define CDBT_SLOT_DOTS	162
+#define CDBT_SLOTS	165
 
 enum cdbt_result { CDBT_ERROR = -1, CDBT_NOTFOUND = 0, CDBT_FOUND = 1 };
 
@@ -80,6 +90,7 @@ int		 cdbt_keys(enum cdbt_kind, const char *, char (*)[CDBT_KEY_MAX],
 const char	*cdbt_type_name(enum cdbt_type);
 int		 cdbt_type_parse(const char *);
 enum cdbt_kind	 cdbt_kind_of(enum cdbt_type, const char *);
+int		 cdbt_length_slot(const char *);
 
 int		 cdbt_normalize(enum cdbt_type, const char *, const char *,
 		    char *, size_t, char *, size_t, const char **);

@@ -28,6 +28,8 @@ struct cdbt {
 	int		 ok;
 	struct cdb	 db;
 	char		 err[256];
+	char		 lengths[CDBT_SLOTS];	/* '1': keys of that length */
+	int		 has_lengths;
 };
 
 static const char *const cdbt_types[CDBT_NTYPES] = {
@@ -92,6 +94,51 @@ cdbt_check_type(struct cdbt *t)
 	return 0;
 }
 
+/*
+ * The slot of a network key (a canonical address, CIDR block or qpsmtpd
+ * prefix, as mkcdb stores them and cdbt_keys() walks them), or -1.
+ */
+int
+cdbt_length_slot(const char *key)
+{
+	size_t		 len = strlen(key);
+	const char	*slash = strchr(key, '/');
+	char		*end;
+	int		 v6 = strchr(key, ':') != NULL, dots = 0;
+	long		 bits = v6 ? 128 : 32;
+
+	if (len > 0 && key[len - 1] == '.' && !v6) {
+		for (const char *p = key; *p; p++)
+			dots += *p == '.';
+		return dots <= 3 ? CDBT_SLOT_DOTS + dots - 1 : -1;
+	}
+	if (slash != NULL) {
+		bits = strtol(slash + 1, &end, 10);
+		if (end == slash + 1 || *end != '\0' || bits < 0 ||
+		    bits > (v6 ? 128 : 32))
+			return -1;
+	}
+	return (int)bits + (v6 ? CDBT_SLOT_V6 : 0);
+}
+
+/* The lengths record of a networks or pop table: 0, or -1 if corrupt. */
+static int
+cdbt_read_lengths(struct cdbt *t)
+{
+	int rc = cdb_find(&t->db, CDBT_LENGTHS_KEY, CDBT_LENGTHS_KEYLEN);
+
+	if (rc == 0)
+		return 0;		/* an older mkcdb: walk every key */
+	if (rc < 0 || cdb_datalen(&t->db) != CDBT_SLOTS ||
+	    cdb_read(&t->db, t->lengths, CDBT_SLOTS,
+	    cdb_datapos(&t->db)) != 0) {
+		snprintf(t->err, sizeof(t->err), "corrupt table");
+		return -1;
+	}
+	t->has_lengths = 1;
+	return 0;
+}
+
 struct cdbt *
 cdbt_open(const char *spec, enum cdbt_type type)
 {
@@ -115,7 +162,8 @@ cdbt_open(const char *spec, enum cdbt_type type)
 		t->fd = -1;
 		return t;
 	}
-	if (cdbt_check_type(t) == 0)
+	if (cdbt_check_type(t) == 0 && ((type != CDBT_NETWORKS &&
+	    type != CDBT_POP) || cdbt_read_lengths(t) == 0))
 		t->ok = 1;
 	return t;
 }
@@ -297,6 +345,12 @@ cdbt_find(struct cdbt *t, enum cdbt_kind kind, const char *in,
 		return CDBT_ERROR;
 	n = cdbt_keys(kind, in, keys, CDBT_WALK_MAX);
 	for (int i = 0; i < n; i++) {
+		int slot;
+
+		if (kind == CDBT_NETWORK && t->has_lengths &&
+		    (slot = cdbt_length_slot(keys[i])) >= 0 &&
+		    t->lengths[slot] != '1')
+			continue;	/* no key of that length */
 		if ((rc = cdbt_get(t, keys[i], m)) == -1) {
 			snprintf(t->err, sizeof(t->err), "read error");
 			t->ok = 0;

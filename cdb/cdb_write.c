@@ -232,6 +232,23 @@ cdbt_normalize(enum cdbt_type type, const char *key, const char *value,
 	}
 }
 
+/* The record of the prefix lengths the keys have (see cdb.h). */
+static int
+cdbt_add_lengths(struct cdb_make *mk, const struct cdbt_entry *e, size_t n)
+{
+	char lengths[CDBT_SLOTS];
+
+	memset(lengths, '0', sizeof(lengths));
+	for (size_t i = 0; i < n; i++) {
+		int slot = cdbt_length_slot(e[i].key);
+
+		if (slot >= 0)
+			lengths[slot] = '1';
+	}
+	return cdb_make_add(mk, CDBT_LENGTHS_KEY, CDBT_LENGTHS_KEYLEN, lengths,
+	    sizeof(lengths));
+}
+
 /* Replace path atomically with a table of these entries. */
 int
 cdbt_write(const char *path, enum cdbt_type type,
@@ -252,6 +269,8 @@ cdbt_write(const char *path, enum cdbt_type type,
 	cdb_make_start(&mk, fd);
 	int rc = cdb_make_add(&mk, CDBT_TYPE_KEY, CDBT_TYPE_KEYLEN, tname,
 	    (unsigned)strlen(tname));
+	if (rc == 0 && (type == CDBT_NETWORKS || type == CDBT_POP))
+		rc = cdbt_add_lengths(&mk, e, n);
 	err[0] = '\0';
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		unsigned klen = (unsigned)strlen(e[i].key);
@@ -358,8 +377,8 @@ cdbt_load(const char *path, enum cdbt_type type, struct cdbt_entry **e,
 
 		if (more < 0 || k == NULL || v == NULL)
 			rc = -1;
-		else if (cdb_keylen(&db) != CDBT_TYPE_KEYLEN ||
-		    memcmp(k, CDBT_TYPE_KEY, CDBT_TYPE_KEYLEN) != 0)
+		else if (cdb_keylen(&db) == 0 || k[0] != '\0')
+			/* a "\0..." key is a record of mkcdb's own */
 			rc = cdbt_load_add(e, n, &cap, k, cdb_keylen(&db), v,
 			    cdb_datalen(&db));
 	}

@@ -210,6 +210,95 @@ test_read_error(void)
 	rmdir(dir);
 }
 
+/* A networks table as another tool would write it: the type record, the
+ * lengths record when lengths is not NULL (len bytes), and 10.0.0.0/8 and
+ * 192.0.2.9. */
+static void
+nets_table(const char *path, const char *lengths, unsigned len)
+{
+	struct cdb_make	 mk;
+	int		 fd;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644)) == -1)
+		abort();
+	cdb_make_start(&mk, fd);
+	if (cdb_make_add(&mk, CDBT_TYPE_KEY, CDBT_TYPE_KEYLEN, "networks", 8) ||
+	    (lengths != NULL && cdb_make_add(&mk, CDBT_LENGTHS_KEY,
+	    CDBT_LENGTHS_KEYLEN, lengths, len)) ||
+	    cdb_make_add(&mk, "10.0.0.0/8", 10, "OK", 2) ||
+	    cdb_make_add(&mk, "192.0.2.9", 9, "OK", 2) ||
+	    cdb_make_finish(&mk) || close(fd))
+		abort();
+}
+
+/* The prefix lengths record: written by cdbt_write, obeyed by the walk. */
+static void
+test_lengths(void)
+{
+	char			 dir[] = "/tmp/test_cdb.XXXXXX", path[256];
+	char			 err[512], only32[CDBT_SLOTS], got[CDBT_SLOTS];
+	struct cdbt_entry	 e[] = {
+		{ "192.168.", "OK", 1 }, { "10.0.0.0/8", "OK", 2 },
+		{ "2001:db8::/32", "OK", 3 }, { "192.0.2.9", "OK", 4 },
+	};
+	const int		 want[] = { 8, 32, CDBT_SLOT_V6 + 32,
+	    CDBT_SLOT_DOTS + 1 };
+	struct cdbt_match	 m;
+	struct cdbt		*t;
+	struct cdb		 db;
+	int			 fd, ok;
+
+	unit_ok(cdbt_length_slot("192.0.2.9") == 32, "an IPv4 address is /32");
+	unit_ok(cdbt_length_slot("0.0.0.0/0") == 0, "0.0.0.0/0 is slot 0");
+	unit_ok(cdbt_length_slot("2001:db8::1") == CDBT_SLOT_V6 + 128,
+	    "an IPv6 address is /128");
+	unit_ok(cdbt_length_slot("10.") == CDBT_SLOT_DOTS, "'10.' is one octet");
+	unit_ok(cdbt_length_slot("10.1.2.") == CDBT_SLOT_DOTS + 2,
+	    "'10.1.2.' is three octets");
+	unit_ok(cdbt_length_slot("1.2.3.4/33") == -1 &&
+	    cdbt_length_slot("::/129") == -1 &&
+	    cdbt_length_slot("1.2.3.0/x") == -1, "impossible lengths: -1");
+
+	tmp_file(dir, path, sizeof(path), "nets.cdb");
+	unit_ok(cdbt_write(path, CDBT_NETWORKS, e, 4, err, sizeof(err)) == 0,
+	    "networks table written");
+	if ((fd = open(path, O_RDONLY)) == -1 || cdb_init(&db, fd) != 0)
+		abort();
+	ok = cdb_find(&db, CDBT_LENGTHS_KEY, CDBT_LENGTHS_KEYLEN) == 1 &&
+	    cdb_datalen(&db) == CDBT_SLOTS &&
+	    cdb_read(&db, got, CDBT_SLOTS, cdb_datapos(&db)) == 0;
+	for (int i = 0, w = 0; ok && i < CDBT_SLOTS; i++) {
+		int set = w < 4 && want[w] == i;
+
+		ok = got[i] == (set ? '1' : '0');
+		w += set;
+	}
+	unit_ok(ok, "its lengths record marks /8, /32, IPv6 /32, 'a.b.'");
+	cdb_free(&db);
+	close(fd);
+
+	memset(only32, '0', sizeof(only32));
+	only32[32] = '1';
+	nets_table(path, only32, sizeof(only32));
+	t = cdbt_open(path, CDBT_NETWORKS);
+	unit_ok(cdbt_find(t, CDBT_NETWORK, "192.0.2.9", &m) == CDBT_FOUND,
+	    "a length the record names is looked up");
+	unit_ok(cdbt_find(t, CDBT_NETWORK, "10.1.2.3", &m) == CDBT_NOTFOUND,
+	    "a length the record does not name is skipped");
+	cdbt_close(t);
+	nets_table(path, NULL, 0);
+	t = cdbt_open(path, CDBT_NETWORKS);
+	unit_ok(cdbt_find(t, CDBT_NETWORK, "10.1.2.3", &m) == CDBT_FOUND,
+	    "without the record (an older mkcdb) every length is tried");
+	cdbt_close(t);
+	nets_table(path, only32, 10);
+	t = cdbt_open(path, CDBT_NETWORKS);
+	unit_str(cdbt_error(t), "corrupt table", "a short lengths record");
+	cdbt_close(t);
+	unlink(path);
+	rmdir(dir);
+}
+
 static ino_t
 inode_of(const char *path)
 {
@@ -273,6 +362,7 @@ main(void)
 	test_normalize();
 	test_round_trip();
 	test_read_error();
+	test_lengths();
 	test_pop_update();
 	return unit_done();
 }
