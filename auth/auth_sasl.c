@@ -130,8 +130,8 @@ sasl_result(int rc, const char **out, unsigned *outlen)
 
 	switch (rc) {
 	case SASL_OK:
-		if (lib.sasl_getprop(sasl_conn, SASL_USERNAME, &user) != SASL_OK ||
-		    user == NULL)
+		if (lib.sasl_getprop(sasl_conn, SASL_USERNAME, &user) !=
+		    SASL_OK || user == NULL)
 			return AUTH_TEMP;
 		strlcpy(sasl_user, user, sizeof(sasl_user));
 		return AUTH_DONE;

@@ -17,8 +17,8 @@
  * prefix lengths its keys have (CDBT_LENGTHS_KEY: one '0' or '1' per slot
  * of cdbt_length_slot()); an address walk then skips the lengths the table
  * does not hold: two or three probes instead of 36 for IPv4.  A table
- * without the record (an older mkcdb) is walked whole.  cdbt_keys() lists those candidates, for
- * the unit tests and for mkcdb -q.
+ * without the record (an older mkcdb) is walked whole.  cdbt_keys() lists
+ * every candidate (all lengths), for the unit tests and for mkcdb -q.
  *
  * Write side (mkcdb and popwatch).  cdbt_normalize(type, key, value, ...)
  * checks one source line and gives the stored key and value.

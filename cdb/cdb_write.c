@@ -276,8 +276,8 @@ cdbt_write(const char *path, enum cdbt_type type,
 		unsigned klen = (unsigned)strlen(e[i].key);
 
 		if (cdb_make_exists(&mk, e[i].key, klen) > 0) {
-			snprintf(err, esize, "%d: duplicate key '%s'", e[i].line,
-			    e[i].key);
+			snprintf(err, esize, "%d: duplicate key '%s'",
+			    e[i].line, e[i].key);
 			rc = -1;
 		} else
 			rc = cdb_make_add(&mk, e[i].key, klen, e[i].value,
@@ -286,7 +286,7 @@ cdbt_write(const char *path, enum cdbt_type type,
 	if (rc != 0 && err[0] == '\0')
 		snprintf(err, esize, "%s: %s", tmp, strerror(errno));
 	if (rc != 0)
-		(void)cdb_make_finish(&mk);	/* frees what the adds allocated */
+		(void)cdb_make_finish(&mk);	/* frees what adds allocated */
 	else
 		rc = cdb_make_finish(&mk);
 	if (rc != 0 || fsync(fd) != 0) {
