@@ -187,7 +187,7 @@ rcpt_as() {
 		--auth-password "$ALICE_PW" --body 'authenticated body'
 	[[ $status == 0 ]] || fail "swaks status $status" "$output"
 	local qid
-	qid=$(plain | sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' | head -n 1)
+	qid=$(queue_id)
 	[[ -n $qid ]] || fail "no queue id:" "$output"
 	pf_settle
 	pf_wait_count 1
@@ -201,7 +201,7 @@ rcpt_as() {
 	# an unauthenticated session: no login at Postfix
 	swaks_proxy --local-interface 127.0.0.3 --tls --body 'anonymous body'
 	[[ $status == 0 ]] || fail "swaks status $status" "$output"
-	qid=$(plain | sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' | head -n 1)
+	qid=$(queue_id)
 	pf_settle
 	pf_wait_count 2
 	grep -Eq "$qid: client=[^ ]*\[127\.0\.0\.3\]$" "$TMP/postfix.log" ||

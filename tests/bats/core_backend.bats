@@ -7,11 +7,6 @@ load lib/common
 
 HELLO='Subject: backend\r\n\r\nhello backend\r\n.\r\n'
 
-assert_took_ms() {
-	local took=$((T1 - T0))
-	((took >= $1 && took <= $2)) || fail "took ${took} ms, expected ${1}..${2} ms"
-}
-
 @test "backend down at MAIL: 451 4.4.1, the session goes on" {
 	BACKEND=127.0.0.1:$(free_port)
 	start_proxy
@@ -73,9 +68,8 @@ assert_took_ms() {
 @test "backend slower than timeout_backend at MAIL: 4xx in time" {
 	start_sink -W MAIL:6
 	start_proxy 'timeout_backend 1'
-	T0=$(now_ms)
-	run smtp -t 8 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'QUIT\r\n'
-	T1=$(now_ms)
+	timed run smtp -t 8 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 \
+		'QUIT\r\n'
 	assert_closed
 	[[ $(reply_codes) == "220 250 4"* ]] || fail "codes: $(reply_codes)" "$output"
 	refute_reply '250 2\.1\.0'
@@ -86,9 +80,8 @@ assert_took_ms() {
 @test "backend that never greets: 451 4.4.1 at MAIL within timeout_backend" {
 	start_sink -W CONNECT:6
 	start_proxy 'timeout_backend 1'
-	T0=$(now_ms)
-	run smtp -t 8 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'QUIT\r\n'
-	T1=$(now_ms)
+	timed run smtp -t 8 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 \
+		'QUIT\r\n'
 	assert_closed
 	assert_codes "220 250 451 221"
 	assert_reply '451 4\.4\.1'
@@ -98,9 +91,7 @@ assert_took_ms() {
 @test "backend slower than timeout_backend at end of data: 451 4.4.1, never 250" {
 	start_sink -W .:6
 	start_proxy 'timeout_backend 1'
-	T0=$(now_ms)
-	run smtp -t 8 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'RCPT TO:<r@test>\r\n' =1 'DATA\r\n' =1 "$HELLO" =1 'QUIT\r\n'
-	T1=$(now_ms)
+	timed run smtp -t 8 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'RCPT TO:<r@test>\r\n' =1 'DATA\r\n' =1 "$HELLO" =1 'QUIT\r\n'
 	assert_closed
 	assert_codes "220 250 250 250 354 451 221"
 	assert_reply '451 4\.4\.1'
@@ -331,9 +322,8 @@ accept_queue_full() {
 	wait_until accept_queue_full "$SINK_PORT"
 	BACKEND=127.0.0.1:$SINK_PORT
 	start_proxy 'timeout_backend 1'
-	T0=$(now_ms)
-	run smtp -t 8 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'QUIT\r\n'
-	T1=$(now_ms)
+	timed run smtp -t 8 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 \
+		'QUIT\r\n'
 	exec {c1}>&- {c2}>&-
 	kill -CONT "$SINK_PID"
 	assert_closed

@@ -81,7 +81,7 @@ TRANSACTION=('EHLO v6.client.test\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'RCPT TO:<
 	assert_closed
 	assert_codes "220 250 250 250 354 250 221"
 	local qid
-	qid=$(plain | sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p')
+	qid=$(queue_id)
 	[[ -n $qid ]] || fail "no queue id" "$output"
 	pf_settle
 	pf_wait_count 1

@@ -41,12 +41,11 @@ accepted_lines() {
 	fault_message "$TMP/m1" kill1 600000
 	head -c 20000 "$TMP/m1" >"$TMP/m1.head"
 	tail -c +20001 "$TMP/m1" >"$TMP/m1.tail"
-	local t0 t
-	t0=$(now_ms)
-	run smtp -t 30 'EHLO client.test\r\n' =1 'MAIL FROM:<s@sender.test>\r\n' =1 \
+	local t
+	timed run smtp -t 30 'EHLO client.test\r\n' =1 'MAIL FROM:<s@sender.test>\r\n' =1 \
 		'RCPT TO:<rcpt@test>\r\n' =1 'DATA\r\n' =1 "<$TMP/m1.head" \
 		"!kill -9 $SINK_PID" "<$TMP/m1.tail" '.\r\n' =1 'QUIT\r\n'
-	t=$(($(now_ms) - t0))
+	t=$((T1 - T0))
 	assert_closed
 	assert_codes "220 250 250 250 354 451 221"
 	assert_reply '451 4\.4\.1 Lost connection to the mail server; message not accepted'
@@ -238,11 +237,10 @@ accepted_lines() {
 	start_pysink -f 'CONNECT=silent'
 	start_proxy 'timeout_backend 1'
 	fault_message "$TMP/m" msilent
-	local t0 t
-	t0=$(now_ms)
-	run smtp -t 20 'EHLO client.test\r\n' =1 'MAIL FROM:<s@sender.test>\r\n' =1 \
+	local t
+	timed run smtp -t 20 'EHLO client.test\r\n' =1 'MAIL FROM:<s@sender.test>\r\n' =1 \
 		'RCPT TO:<rcpt@test>\r\n' =1 'DATA\r\n' =1 'QUIT\r\n'
-	t=$(($(now_ms) - t0))
+	t=$((T1 - T0))
 	assert_closed
 	assert_codes "220 250 451 503 503 221"
 	assert_reply '451 4\.4\.1 '
@@ -258,10 +256,9 @@ accepted_lines() {
 @test "backend silent at MAIL after its greeting and EHLO: 421 4.4.1 within timeout_backend, never 250" {
 	start_pysink -f 'MAIL=silent'
 	start_proxy 'timeout_backend 1'
-	local t0 t
-	t0=$(now_ms)
-	run smtp -t 20 'EHLO client.test\r\n' =1 'MAIL FROM:<s@sender.test>\r\n' =1 'QUIT\r\n'
-	t=$(($(now_ms) - t0))
+	local t
+	timed run smtp -t 20 'EHLO client.test\r\n' =1 'MAIL FROM:<s@sender.test>\r\n' =1 'QUIT\r\n'
+	t=$((T1 - T0))
 	assert_closed
 	# the backend connection is unusable: 421 and the session ends
 	assert_codes "220 250 421"
@@ -276,10 +273,9 @@ accepted_lines() {
 	start_pysink -f 'DOT=silent'
 	start_proxy 'timeout_backend 1'
 	fault_message "$TMP/m" mdotsilent 100000
-	local t0 t
-	t0=$(now_ms)
-	session mdotsilent "$TMP/m"
-	t=$(($(now_ms) - t0))
+	local t
+	timed session mdotsilent "$TMP/m"
+	t=$((T1 - T0))
 	assert_closed
 	assert_codes "220 250 250 250 354 451 221"
 	assert_reply '451 4\.4\.1 '

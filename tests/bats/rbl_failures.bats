@@ -21,9 +21,8 @@ dead_queried() {
 @test "an answer in 127.255.255.0/24 or outside 127/8 is an error, not a listing: fail-open accepts" {
 	start_dns_proxy "dnsbl refused.test 5 0" "dnsbl notloop.test 5 0" \
 		"$(dns_heuristics_off)"
-	dns_session 127.0.0.2 good.test a@mail.test
-	assert_codes "220 250 250 250 221"
-	assert_score 127.0.0.2 accept 0 'DNSERR(refused.test)=0' 'DNSERR(notloop.test)=0'
+	dns_scored 127.0.0.2 good.test a@mail.test accept 0 \
+		'DNSERR(refused.test)=0' 'DNSERR(notloop.test)=0'
 	refute_check 127.0.0.2 'DNSBL(refused.test)'
 	refute_check 127.0.0.2 'DNSBL(notloop.test)'
 }
@@ -58,22 +57,20 @@ dead_queried() {
 @test "a failed dnswl lookup never whitelists: the dnsbl hit still refuses" {
 	start_dns_proxy "dnsbl dnsbl.test 3 0" "dnswl refused.test -5 0" \
 		"$(dns_heuristics_off)"
-	dns_session 127.0.0.2 good.test a@mail.test
-	assert_codes "220 250 250 550 221"
+	dns_scored 127.0.0.2 good.test a@mail.test reject 3 \
+		'DNSBL(dnsbl.test)=3' 'DNSERR(refused.test)=0'
 	assert_reply "550 5\\.7\\.1 Client \\[127\\.0\\.0\\.2\\] refused \\(score $(num_re 3)\\): listed by dnsbl\\.test: "
-	assert_score 127.0.0.2 reject 3 'DNSBL(dnsbl.test)=3' 'DNSERR(refused.test)=0'
 }
 
 @test "dead lists: the wait is bounded by timeout_dns for all of them together; fail-open accepts" {
 	start_dns_proxy "timeout_dns 2" "dnsbl a.dead.test 5 0" "dnsbl b.dead.test 5 0" \
 		"dnswl c.dead.test -5 0" "rhsbl d.dead.test 5 0" "dnsbl dnsbl.test 0.5 0" \
 		"$(dns_heuristics_off)"
-	local t0 t
-	t0=$(now_ms)
+	local t
 	# -E: stop at the RCPT reply (the proxy sees EOF)
-	run smtp -t 20 -E -b 127.0.0.2 'EHLO good.test\r\n' =1 'MAIL FROM:<a@mail.test>\r\n' =1 \
+	timed run smtp -t 20 -E -b 127.0.0.2 'EHLO good.test\r\n' =1 'MAIL FROM:<a@mail.test>\r\n' =1 \
 		'RCPT TO:<user@local.test>\r\n' =1
-	t=$(($(now_ms) - t0))
+	t=$((T1 - T0))
 	assert_codes "220 250 250 250"
 	((t >= 1500)) || fail "the RCPT reply came after $t ms: the dead lists were not waited for"
 	((t < 5000)) || fail "the RCPT reply took $t ms with timeout_dns 2"
@@ -96,11 +93,10 @@ dead_queried() {
 @test "dead list with dns_error_action defer: 451 4.4.3 within timeout_dns" {
 	start_dns_proxy "timeout_dns 2" "dns_error_action defer" "dnsbl dead.test 5 0" \
 		"$(dns_heuristics_off)"
-	local t0 t
-	t0=$(now_ms)
-	run smtp -t 20 -b 127.0.0.2 'EHLO good.test\r\n' =1 'MAIL FROM:<a@mail.test>\r\n' =1 \
+	local t
+	timed run smtp -t 20 -b 127.0.0.2 'EHLO good.test\r\n' =1 'MAIL FROM:<a@mail.test>\r\n' =1 \
 		'RCPT TO:<user@local.test>\r\n' =1 'QUIT\r\n'
-	t=$(($(now_ms) - t0))
+	t=$((T1 - T0))
 	assert_codes "220 250 250 451 221"
 	assert_reply '451 4\.4\.3 Temporary DNS failure, try again later'
 	((t >= 1500 && t < 5000)) || fail "the session took $t ms with timeout_dns 2"
@@ -111,12 +107,11 @@ dead_queried() {
 @test "each batch has its own deadline: the sender checks get timeout_dns from MAIL" {
 	start_dns_proxy "timeout_dns 2" "dns_error_action defer" "rhsbl dead.test 5 0" \
 		"$(dns_heuristics_off)"
-	local t0 t
-	t0=$(now_ms)
+	local t
 	# MAIL comes 1.5 s after the connection: its lookups still get 2 s
-	run smtp -t 20 -b 127.0.0.2 'EHLO good.test\r\n' =1 +1500 'MAIL FROM:<a@mail.test>\r\n' =1 \
+	timed run smtp -t 20 -b 127.0.0.2 'EHLO good.test\r\n' =1 +1500 'MAIL FROM:<a@mail.test>\r\n' =1 \
 		'RCPT TO:<user@local.test>\r\n' =1 'QUIT\r\n'
-	t=$(($(now_ms) - t0))
+	t=$((T1 - T0))
 	assert_codes "220 250 250 451 221"
 	((t >= 3300)) || fail "the RCPT reply came $t ms after connecting: the sender lookups did not get 2 s from MAIL"
 	((t < 6500)) || fail "the session took $t ms"
@@ -129,11 +124,10 @@ dead_queried() {
 	# the PTR of 127.0.0.9: a time-out is not "does not resolve"
 	start_dns_proxy "timeout_dns 2" "weight helo_no_resolve 5 0" "weight bogus_mx 5 0" \
 		"weight client_no_rdns 5 0" "$(dns_heuristics_off helo_no_resolve bogus_mx client_no_rdns)"
-	local t0 t
-	t0=$(now_ms)
-	run smtp -t 20 -b 127.0.0.9 'EHLO x.dead.test\r\n' =1 'MAIL FROM:<a@y.dead.test>\r\n' =1 \
+	local t
+	timed run smtp -t 20 -b 127.0.0.9 'EHLO x.dead.test\r\n' =1 'MAIL FROM:<a@y.dead.test>\r\n' =1 \
 		'RCPT TO:<user@local.test>\r\n' =1 'QUIT\r\n'
-	t=$(($(now_ms) - t0))
+	t=$((T1 - T0))
 	assert_codes "220 250 250 250 221"
 	((t < 5000)) || fail "the session took $t ms with timeout_dns 2"
 	assert_score 127.0.0.9 accept '*'
@@ -150,11 +144,10 @@ dead_queried() {
 @test "sessions that need no score do not wait for a dead list" {
 	start_dns_proxy "timeout_dns 3" "dns_error_action defer" "dnsbl dead.test 5 0" \
 		"rhsbl dead.test 5 0" "$(dns_heuristics_off)"
-	local t0 t
+	local t
 	# a client that says QUIT before any RCPT
-	t0=$(now_ms)
-	run smtp -b 127.0.0.2 'EHLO good.test\r\n' =1 'MAIL FROM:<a@mail.test>\r\n' =1 'QUIT\r\n'
-	t=$(($(now_ms) - t0))
+	timed run smtp -b 127.0.0.2 'EHLO good.test\r\n' =1 'MAIL FROM:<a@mail.test>\r\n' =1 'QUIT\r\n'
+	t=$((T1 - T0))
 	assert_codes "220 250 250 221"
 	((t < 1500)) || fail "a session without RCPT took $t ms"
 	# a relay client (RELAYCLIENT)
@@ -163,10 +156,9 @@ dead_queried() {
 	XINETD_PID=
 	NO_RELAYCLIENT='' start_dns_proxy "timeout_dns 3" "dns_error_action defer" \
 		"dnsbl dead.test 5 0" "rhsbl dead.test 5 0" "$(dns_heuristics_off)"
-	t0=$(now_ms)
-	run smtp -b 127.0.0.3 'EHLO good.test\r\n' =1 'MAIL FROM:<a@mail.test>\r\n' =1 \
+	timed run smtp -b 127.0.0.3 'EHLO good.test\r\n' =1 'MAIL FROM:<a@mail.test>\r\n' =1 \
 		'RCPT TO:<user@far.test>\r\n' =1 'QUIT\r\n'
-	t=$(($(now_ms) - t0))
+	t=$((T1 - T0))
 	assert_codes "220 250 250 250 221"
 	((t < 1500)) || fail "a relay client's session took $t ms"
 	settle

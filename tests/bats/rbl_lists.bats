@@ -46,21 +46,19 @@ dns_file_fixture
 
 @test "a listed client is refused with 550 5.7.1 naming the list and its TXT reason" {
 	start_dns_proxy "dnsbl dnsbl.test 5 0" "$(dns_heuristics_off)"
-	dns_session 127.0.0.2 good.test a@mail.test
-	assert_codes "220 250 250 550 221"
+	dns_scored 127.0.0.2 good.test a@mail.test reject 5 \
+		'DNSBL(dnsbl.test)=5'
 	assert_reply "550 5\\.7\\.1 Client \\[127\\.0\\.0\\.2\\] refused \\(score $(num_re 5)\\): listed by dnsbl\\.test: Listed by dnsbl\\.test: see http://dnsbl\\.test/lookup\\?ip=127\\.0\\.0\\.2\$"
-	assert_score 127.0.0.2 reject 5 'DNSBL(dnsbl.test)=5'
 	assert_log 'event=summary client=127\.0\.0\.2 .* score=5\.00 result='
 }
 
 @test "a list without a TXT record: the reply names the list and no empty reason" {
 	start_dns_proxy "dnsbl dnsbl2.test 5 0" "$(dns_heuristics_off)"
 	# 127.0.0.4 is on dnsbl2.test with no TXT record
-	dns_session 127.0.0.4 four.test a@mail.test
-	assert_codes "220 250 250 550 221"
+	dns_scored 127.0.0.4 four.test a@mail.test reject 5 \
+		'DNSBL(dnsbl2.test)=5'
 	assert_reply '550 5\.7\.1 Client \[127\.0\.0\.4\] refused \(score 5(\.0+)?\): listed by dnsbl2\.test'
 	refute_reply '550 .*(: *$|\(null\))'
-	assert_score 127.0.0.4 reject 5 'DNSBL(dnsbl2.test)=5'
 }
 
 @test "the relay decision comes before the score" {
@@ -75,17 +73,14 @@ dns_file_fixture
 @test "a client that is not listed passes, and the miss weight counts" {
 	start_dns_proxy "dnsbl dnsbl.test 1.5 0" "dnsbl dnsbl2.test 3 -1" \
 		"$(dns_heuristics_off)"
-	dns_session 127.0.0.1 good.test a@mail.test
-	assert_codes "220 250 250 250 221"
-	assert_score 127.0.0.1 accept -1 'DNSBL(dnsbl.test)=0' 'DNSBL(dnsbl2.test)=-1'
+	dns_scored 127.0.0.1 good.test a@mail.test accept -1 \
+		'DNSBL(dnsbl.test)=0' 'DNSBL(dnsbl2.test)=-1'
 	# 127.0.0.3: listed by dnsbl.test (1.5), not by dnsbl2.test (-1): 0.5
-	dns_session 127.0.0.3 good.test a@mail.test
-	assert_codes "220 250 250 250 221"
-	assert_score 127.0.0.3 accept 0.5 'DNSBL(dnsbl.test)=1.5' 'DNSBL(dnsbl2.test)=-1'
+	dns_scored 127.0.0.3 good.test a@mail.test accept 0.5 \
+		'DNSBL(dnsbl.test)=1.5' 'DNSBL(dnsbl2.test)=-1'
 	# 127.0.0.2: listed by both: 4.5
-	dns_session 127.0.0.2 good.test a@mail.test
-	assert_codes "220 250 250 550 221"
-	assert_score 127.0.0.2 reject 4.5 'DNSBL(dnsbl.test)=1.5' 'DNSBL(dnsbl2.test)=3'
+	dns_scored 127.0.0.2 good.test a@mail.test reject 4.5 \
+		'DNSBL(dnsbl.test)=1.5' 'DNSBL(dnsbl2.test)=3'
 }
 
 @test "weights sum to reject (>= reject_score), defer (>= defer_score) or accept" {
@@ -93,19 +88,16 @@ dns_file_fixture
 		"dnsbl dnsbl.test 3 0" "dnsbl dnsbl2.test 1 0" "dnsbl dnsbl3.test 1 0" \
 		"$(dns_heuristics_off)"
 	# 127.0.0.2 is on all three lists: 3 + 1 + 1 = 5
-	dns_session 127.0.0.2 good.test a@mail.test
-	assert_codes "220 250 250 550 221"
+	dns_scored 127.0.0.2 good.test a@mail.test reject 5 \
+		'DNSBL(dnsbl.test)=3' 'DNSBL(dnsbl2.test)=1' \
+		'DNSBL(dnsbl3.test)=1'
 	assert_reply "550 5\\.7\\.1 Client \\[127\\.0\\.0\\.2\\] refused \\(score $(num_re 5)\\): "
-	assert_score 127.0.0.2 reject 5 'DNSBL(dnsbl.test)=3' 'DNSBL(dnsbl2.test)=1' 'DNSBL(dnsbl3.test)=1'
 	# 127.0.0.3 is on dnsbl.test only: 3
-	dns_session 127.0.0.3 good.test a@mail.test
-	assert_codes "220 250 250 450 221"
+	dns_scored 127.0.0.3 good.test a@mail.test defer 3 \
+		'DNSBL(dnsbl.test)=3' 'DNSBL(dnsbl2.test)=0'
 	assert_reply "450 4\\.7\\.1 Client \\[127\\.0\\.0\\.3\\] deferred \\(score $(num_re 3)\\): "
-	assert_score 127.0.0.3 defer 3 'DNSBL(dnsbl.test)=3' 'DNSBL(dnsbl2.test)=0'
 	# 127.0.0.1 is on none
-	dns_session 127.0.0.1 good.test a@mail.test
-	assert_codes "220 250 250 250 221"
-	assert_score 127.0.0.1 accept 0
+	dns_scored 127.0.0.1 good.test a@mail.test accept 0
 	refute_log 'event=score client=127\.0\.0\.1 .*result=(reject|defer)'
 }
 
@@ -114,89 +106,70 @@ dns_file_fixture
 		"dnsbl dnsbl.test 0.1 0" "dnsbl dnsbl2.test 0.1 0" "rhsbl rhsbl.test 0.1 0" \
 		"$(dns_heuristics_off)"
 	# three hits: 127.0.0.2 on both dnsbls, sender domain "test" on rhsbl.test
-	dns_session 127.0.0.2 good.test a@test
-	assert_codes "220 250 250 550 221"
+	dns_scored 127.0.0.2 good.test a@test reject 0.3 \
+		'DNSBL(dnsbl.test)=0.1' 'RHSBL(rhsbl.test)=0.1'
 	assert_reply '550 5\.7\.1 Client \[127\.0\.0\.2\] refused: listed by 3 DNS lists: dnsbl\.test, dnsbl2\.test, rhsbl\.test'
-	assert_score 127.0.0.2 reject 0.3 'DNSBL(dnsbl.test)=0.1' 'RHSBL(rhsbl.test)=0.1'
 	# two hits are not more than two
-	dns_session 127.0.0.2 good.test a@mail.test
-	assert_codes "220 250 250 250 221"
-	assert_score 127.0.0.2 accept 0.2
+	dns_scored 127.0.0.2 good.test a@mail.test accept 0.2
 }
 
 @test "a dnswl listing is not a hit for max_dnsbl_hits" {
 	start_dns_proxy "max_dnsbl_hits 1" "dnsbl dnsbl.test 0.1 0" "dnswl dnswl.test -0.1 0" \
 		"$(dns_heuristics_off)"
-	dns_session 127.0.0.2 good.test a@mail.test
-	assert_codes "220 250 250 250 221"
-	assert_score 127.0.0.2 accept 0 'DNSBL(dnsbl.test)=0.1' 'DNSWL(dnswl.test)=-0.1'
+	dns_scored 127.0.0.2 good.test a@mail.test accept 0 \
+		'DNSBL(dnsbl.test)=0.1' 'DNSWL(dnswl.test)=-0.1'
 }
 
 @test "filter =127.0.0.4 counts only that answer" {
 	start_dns_proxy "dnsbl dnsbl.test 5 0 =127.0.0.4" "$(dns_heuristics_off)"
 	# 127.0.0.3 is listed with answer 127.0.0.4
-	dns_session 127.0.0.3 good.test a@mail.test
-	assert_codes "220 250 250 550 221"
+	dns_scored 127.0.0.3 good.test a@mail.test reject 5 \
+		'DNSBL(dnsbl.test)=5'
 	assert_reply '550 5\.7\.1 Client \[127\.0\.0\.3\] refused \(score 5(\.0+)?\): listed by dnsbl\.test: Listed with code 4: 127\.0\.0\.3$'
-	assert_score 127.0.0.3 reject 5 'DNSBL(dnsbl.test)=5'
 	# 127.0.0.2 is listed with answer 127.0.0.2: filtered out
-	dns_session 127.0.0.2 good.test a@mail.test
-	assert_codes "220 250 250 250 221"
-	assert_score 127.0.0.2 accept 0 'DNSBL(dnsbl.test)=0'
+	dns_scored 127.0.0.2 good.test a@mail.test accept 0 \
+		'DNSBL(dnsbl.test)=0'
 }
 
 @test "filter =127.0.0.[2..3] does not match the answer 127.0.0.4" {
 	start_dns_proxy "dnsbl dnsbl.test 5 0 =127.0.0.[2..3]" "$(dns_heuristics_off)"
-	dns_session 127.0.0.3 good.test a@mail.test
-	assert_codes "220 250 250 250 221"
-	assert_score 127.0.0.3 accept 0 'DNSBL(dnsbl.test)=0'
-	dns_session 127.0.0.2 good.test a@mail.test
-	assert_codes "220 250 250 550 221"
-	assert_score 127.0.0.2 reject 5 'DNSBL(dnsbl.test)=5'
+	dns_scored 127.0.0.3 good.test a@mail.test accept 0 \
+		'DNSBL(dnsbl.test)=0'
+	dns_scored 127.0.0.2 good.test a@mail.test reject 5 \
+		'DNSBL(dnsbl.test)=5'
 }
 
 @test "filter lists and wildcards: =127.0.0.[1;4..5] and =127.0.*.2" {
 	start_dns_proxy "dnsbl dnsbl.test 5 0 =127.0.0.[1;4..5]" \
 		"dnsbl dnsbl2.test 7 0 =127.0.*.2" "$(dns_heuristics_off)"
 	# 127.0.0.3: dnsbl.test answers 127.0.0.4 (in the list); not on dnsbl2
-	dns_session 127.0.0.3 good.test a@mail.test
-	assert_codes "220 250 250 550 221"
-	assert_score 127.0.0.3 reject 5 'DNSBL(dnsbl.test)=5' 'DNSBL(dnsbl2.test)=0'
+	dns_scored 127.0.0.3 good.test a@mail.test reject 5 \
+		'DNSBL(dnsbl.test)=5' 'DNSBL(dnsbl2.test)=0'
 	# 127.0.0.2: dnsbl.test answers 127.0.0.2 (not in the list); dnsbl2 does
-	dns_session 127.0.0.2 good.test a@mail.test
-	assert_codes "220 250 250 550 221"
-	assert_score 127.0.0.2 reject 7 'DNSBL(dnsbl.test)=0' 'DNSBL(dnsbl2.test)=7'
+	dns_scored 127.0.0.2 good.test a@mail.test reject 7 \
+		'DNSBL(dnsbl.test)=0' 'DNSBL(dnsbl2.test)=7'
 }
 
 @test "dnswl rescues a client listed by a dnsbl" {
 	start_dns_proxy "dnsbl dnsbl.test 3 0" "dnswl dnswl.test -5 0" \
 		"$(dns_heuristics_off)"
 	# 127.0.0.2: dnsbl.test 3, dnswl.test -5
-	dns_session 127.0.0.2 good.test a@mail.test
-	assert_codes "220 250 250 250 221"
-	assert_score 127.0.0.2 accept -2 'DNSBL(dnsbl.test)=3' 'DNSWL(dnswl.test)=-5'
+	dns_scored 127.0.0.2 good.test a@mail.test accept -2 \
+		'DNSBL(dnsbl.test)=3' 'DNSWL(dnswl.test)=-5'
 	# 127.0.0.3 is on the dnsbl but not on the dnswl
-	dns_session 127.0.0.3 good.test a@mail.test
-	assert_codes "220 250 250 550 221"
-	assert_score 127.0.0.3 reject 3 'DNSBL(dnsbl.test)=3' 'DNSWL(dnswl.test)=0'
+	dns_scored 127.0.0.3 good.test a@mail.test reject 3 \
+		'DNSBL(dnsbl.test)=3' 'DNSWL(dnswl.test)=0'
 }
 
 @test "rhsbl: the sender domain test is listed, invalid is not, <> is not looked up" {
 	start_dns_proxy "rhsbl rhsbl.test 5 0" "$(dns_heuristics_off)"
-	dns_session 127.0.0.2 good.test a@test
-	assert_codes "220 250 250 550 221"
+	dns_scored 127.0.0.2 good.test a@test reject 5 'RHSBL(rhsbl.test)=5'
 	assert_reply "550 5\\.7\\.1 Client \\[127\\.0\\.0\\.2\\] refused \\(score $(num_re 5)\\): listed by rhsbl\\.test: Domain test listed by rhsbl\\.test\$"
-	assert_score 127.0.0.2 reject 5 'RHSBL(rhsbl.test)=5'
-	dns_session 127.0.0.3 good.test a@invalid
-	assert_codes "220 250 250 250 221"
-	assert_score 127.0.0.3 accept 0
-	dns_session 127.0.0.4 good.test a@x.spam.test
-	assert_codes "220 250 250 550 221"
+	dns_scored 127.0.0.3 good.test a@invalid accept 0
+	dns_scored 127.0.0.4 good.test a@x.spam.test reject 5 \
+		'RHSBL(rhsbl.test)=5'
 	assert_reply '550 5\.7\.1 Client \[127\.0\.0\.4\] refused .*listed by rhsbl\.test: Domain spam\.test listed by rhsbl\.test$'
-	assert_score 127.0.0.4 reject 5 'RHSBL(rhsbl.test)=5'
-	dns_session 127.0.0.5 good.test ''
-	assert_codes "220 250 250 250 221"
-	assert_score 127.0.0.5 accept 0
+	dns_scored 127.0.0.5 good.test '' accept 0
 	refute_check 127.0.0.5 'RHSBL(rhsbl.test)'
 }
 
@@ -258,10 +231,9 @@ dns_file_fixture
 	PROXY_BIND=::1 start_dns_proxy "dnsbl dnsbl.test 5 0" "dnswl dnswl.test -1 0" \
 		"$(dns_heuristics_off)"
 	dns_log_mark
-	dns_session ::1 good6.test a@mail.test
-	assert_codes "220 250 250 550 221"
+	dns_scored ::1 good6.test a@mail.test reject 5 'DNSBL(dnsbl.test)=5' \
+		'DNSWL(dnswl.test)=0'
 	assert_reply '550 5\.7\.1 Client \[::1\] refused \(score 5(\.0+)?\): listed by dnsbl\.test: IPv6 ::1 listed by dnsbl\.test$'
-	assert_score ::1 reject 5 'DNSBL(dnsbl.test)=5' 'DNSWL(dnswl.test)=0'
 	dns_log_since 'query\[A\] 1(\.0){31}\.dnsbl\.test from' ||
 		fail "no IPv6 nibble query in the dnsmasq log" "$(cat "$DNS_DIR/dnsmasq.log")"
 }
@@ -309,9 +281,8 @@ dns_file_fixture
 	# 127.0.0.2 = good.test (forward-confirmed), HELO good.test resolves to
 	# the client, mail.test has an MX, "a" is not random: every heuristic
 	# misses with policyd-weight's miss weight
-	dns_session 127.0.0.2 good.test a@mail.test
-	assert_codes "220 250 250 250 221"
-	assert_score 127.0.0.2 accept -2 'DNSBL(dnsbl.test)=2' 'DNSWL(dnswl.test)=-1' \
+	dns_scored 127.0.0.2 good.test a@mail.test accept -2 \
+		'DNSBL(dnsbl.test)=2' 'DNSWL(dnswl.test)=-1' \
 		'RHSBL(rhsbl.test)=0.25' HELO_NUMERIC=0 HELO_NO_RESOLVE=-2 \
 		CLIENT_IP_NE_HELO=-1.25 CLIENT_NO_RDNS=0 CLIENT_SEEMS_DIALUP=0 \
 		BOGUS_MX=0 RANDOM_SENDER=0

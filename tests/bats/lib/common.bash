@@ -746,6 +746,19 @@ now_ms() {
 	date +%s%3N
 }
 
+# timed CMD...: CMD... (say run smtp ...) with now_ms in T0 before, T1 after
+timed() {
+	T0=$(now_ms)
+	"$@"
+	T1=$(now_ms)
+}
+
+# assert_took_ms MIN MAX: the last timed run lasted between MIN and MAX ms
+assert_took_ms() {
+	local took=$((T1 - T0))
+	((took >= $1 && took <= $2)) || fail "took ${took} ms, expected ${1}..${2} ms"
+}
+
 # --------------------------------------------------------------- messages
 
 # gen_message FILE BYTES [SEED]: a message in wire form (CRLF lines, already

@@ -514,6 +514,22 @@ assert_score() {
 	done
 }
 
+# dns_scored ADDR HELO FROM RESULT SCORE [CHECK=WEIGHT...]: dns_session
+# with one RCPT, answered as RESULT (accept 250, defer 450, reject 550), and
+# its score line as assert_score
+dns_scored() {
+	local addr=$1 helo=$2 from=$3 rcpt
+	case $4 in
+	accept) rcpt=250 ;;
+	defer) rcpt=450 ;;
+	reject) rcpt=550 ;;
+	*) fail "dns_scored: unknown result '$4'" ;;
+	esac
+	dns_session "$addr" "$helo" "$from"
+	assert_codes "220 250 250 $rcpt 221"
+	assert_score "$addr" "${@:4}"
+}
+
 # refute_check ADDR CHECK: the last score line of ADDR does not list CHECK
 refute_check() {
 	local line
