@@ -36,7 +36,7 @@ SAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 
 CDBSRCS	 = cdb/cdb_read.c cdb/cdb_write.c
-SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c \
+SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c backend/backend_ext.c \
 	   smtp/smtp_session.c smtp/smtp_parse.c smtp/smtp_data.c \
 	   smtp/smtp_helo.c \
 	   relay/relay.c rbl/rbl.c rbl/rbl_names.c auth/auth_tls.c \

@@ -33,6 +33,12 @@ iobuf_set_deadline(struct iobuf *io, double deadline)
 	io->deadline = deadline;
 }
 
+void
+iobuf_set_line_deadline(struct iobuf *io, double when)
+{
+	io->line_deadline = when;
+}
+
 double
 iobuf_now(void)
 {

@@ -17,6 +17,8 @@
  * iobuf_peek() shows the buffered input (reading some if there is none) for
  * DATA; 0 means EOF, -1 an error (see iobuf->err); iobuf_consume() takes
  * what the caller used.
+ * iobuf_set_line_deadline(io, when) bounds every wait until the caller
+ * clears it (0) by an absolute time: a message line, a TLS handshake.
  * Errors are sticky: once err is set, every call fails.
  */
 #ifndef SMTPPROXY_IOBUF_H
@@ -78,6 +80,7 @@ struct iobuf {
 
 void		 iobuf_init(struct iobuf *, int, int, int);
 void		 iobuf_set_deadline(struct iobuf *, double);
+void		 iobuf_set_line_deadline(struct iobuf *, double);
 double		 iobuf_now(void);
 enum iobuf_line	 iobuf_getline(struct iobuf *, char *, size_t, size_t *);
 ssize_t		 iobuf_peek(struct iobuf *, const char **);

@@ -27,6 +27,7 @@
 
 #include "auth/auth.h"
 #include "backend/backend.h"
+#include "cdb/cdb.h"
 #include "conf/conf.h"
 #include "log.h"
 #include "rbl/rbl.h"
@@ -328,6 +329,7 @@ main_config(struct conf *c, struct main_opts *o)
 		    strerror(errno));
 		return EX_TEMP;
 	}
+	cdbt_set_delimiters(c->recipient_delimiter);
 	relay_init(c);
 	rbl_init(c);
 	if (auth_init(c) == -1 && o->check) {

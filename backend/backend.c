@@ -27,13 +27,18 @@
 
 #define BACKEND_LINE_MAX	2048
 #define BACKEND_LINES_MAX	200
-#define BACKEND_EHLO_MAX	2048
 
 struct backend {
 	const struct conf	*conf;
 	struct iobuf		 io;
 	int			 fd;
 	int			 xforward;	/* send XFORWARD per transaction */
+	int			 xclient;	/* the client passed with XCLIENT */
+	int			 ext;		/* CONF_EXT_* of the first EHLO */
+	char			 xclient_attrs[256];	/* " NAME ADDR ..." */
+	char			 told_helo[256];	/* what XCLIENT said */
+	int			 told_esmtp;
+	char			 told_login[256];
 	char			 ehlo[BACKEND_EHLO_MAX];	/* "\nKEYWORD params" */
 };
 
@@ -42,6 +47,14 @@ backend_fail(struct backend_reply *r, int code, const char *text)
 {
 	r->code = code;
 	snprintf(r->text, sizeof(r->text), "%d.4.1 %s", code / 100, text);
+}
+
+/* -1 with the reply a client hears when its backend connection failed. */
+static int
+backend_lost(struct backend_reply *r)
+{
+	backend_fail(r, 451, "Mail server temporarily unavailable");
+	return -1;
 }
 
 static int
@@ -230,16 +243,68 @@ backend_keep_ehlo(struct backend *b, const struct backend_reply *r)
 int
 backend_has(const struct backend *b, const char *keyword)
 {
-	size_t		 len = strlen(keyword);
-	const char	*p = b->ehlo;
+	return backend_ehlo_has(b->ehlo, keyword);
+}
 
-	while ((p = strchr(p, '\n')) != NULL) {
-		p++;
-		if (strncmp(p, keyword, len) == 0 &&
-		    (p[len] == '\0' || p[len] == ' ' || p[len] == '\n'))
-			return 1;
+/* What to offer the client of the backend's DSN and SMTPUTF8: the
+ * configured list, or with auto what the backend said (this connection's
+ * first EHLO reply, else the cache file); -1 when that is not known yet. */
+int
+backend_extensions(const struct conf *c, const struct backend *b)
+{
+	if (!(c->backend_extensions & CONF_EXT_AUTO))
+		return c->backend_extensions;
+	if (b != NULL)
+		return b->ext;
+	return backend_ext_cached(c->backend_ehlo_cache);
+}
+
+/* The EHLO keyword a MAIL or RCPT parameter needs; NULL: never passed on
+ * (AUTH= is the proxy's own, RFC 4954 5). */
+static const char *
+backend_param_keyword(const char *param, size_t len)
+{
+	static const struct {
+		const char	*param;
+		const char	*keyword;
+	} need[] = {
+		{ "SIZE", "SIZE" }, { "BODY", "8BITMIME" },
+		{ "SMTPUTF8", "SMTPUTF8" }, { "RET", "DSN" }, { "ENVID", "DSN" },
+		{ "NOTIFY", "DSN" }, { "ORCPT", "DSN" }
+	};
+	size_t klen = strcspn(param, "=");
+
+	if (klen > len)
+		klen = len;
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (strlen(need[i].param) == klen &&
+		    strncasecmp(param, need[i].param, klen) == 0)
+			return need[i].keyword;
+	return NULL;
+}
+
+void
+backend_params(const struct backend *b, const char *in, char *out,
+    size_t size)
+{
+	size_t n = 0;
+
+	for (const char *p = in; *p != '\0';) {
+		size_t		 len = strcspn(p, " ");
+		const char	*kw = backend_param_keyword(p, len);
+
+		if (kw != NULL && backend_has(b, kw) && n + len + 2 < size) {
+			if (n > 0)
+				out[n++] = ' ';
+			memcpy(out + n, p, len);
+			n += len;
+		} else if (len > 0)
+			log_debug("backend: not forwarding %.*s (%s)", (int)len,
+			    p, kw ? "not offered" : "ours");
+		p += len;
+		p += strspn(p, " ");
 	}
-	return 0;
+	out[n] = '\0';
 }
 
 /* Does "KEYWORD a b c" list attribute attr? */
@@ -250,6 +315,8 @@ backend_has_attr(const struct backend *b, const char *keyword,
 	size_t		 klen = strlen(keyword), alen = strlen(attr);
 	const char	*p = b->ehlo;
 
+	if (strcmp(keyword, "XCLIENT") == 0)	/* as first offered */
+		p = b->xclient_attrs;
 	while ((p = strchr(p, '\n')) != NULL) {
 		p++;
 		if (strncmp(p, keyword, klen) != 0 || p[klen] != ' ')
@@ -264,12 +331,14 @@ backend_has_attr(const struct backend *b, const char *keyword,
 	return 0;
 }
 
-/* EHLO as name: ours first, the client's after XCLIENT (which it keeps). */
+/* EHLO (LHLO for LMTP) as name, or HELO when helo is set: the backend
+ * then offers no extension, and none is passed on. */
 static int
-backend_ehlo(struct backend *b, const char *name, struct backend_reply *r)
+backend_greet(struct backend *b, const char *name, int helo,
+    struct backend_reply *r)
 {
 	const char *verb = b->conf->backend_protocol == CONF_PROTO_LMTP ?
-	    "LHLO" : "EHLO";
+	    "LHLO" : helo ? "HELO" : "EHLO";
 
 	if (backend_command(b, r, "%s %s", verb, name) == -1)
 		return -1;
@@ -280,6 +349,13 @@ backend_ehlo(struct backend *b, const char *name, struct backend_reply *r)
 	}
 	backend_keep_ehlo(b, r);
 	return 0;
+}
+
+/* EHLO with our own name, before anything about the client is said. */
+static int
+backend_ehlo(struct backend *b, const char *name, struct backend_reply *r)
+{
+	return backend_greet(b, name, 0, r);
 }
 
 /* RFC 3461 xtext, as XCLIENT and XFORWARD want their values. */
@@ -299,7 +375,9 @@ backend_xtext(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-/* " ATTR=value" for each attribute the backend advertised under verb. */
+/* " ATTR=value" for each attribute the backend advertised under verb.
+ * A client without HELO is said to have none, so that the backend never
+ * takes the proxy's own EHLO name for the client's. */
 static void
 backend_attrs(const struct backend *b, const char *verb,
     const struct backend_client *cl, char *out, size_t size)
@@ -321,18 +399,21 @@ backend_attrs(const struct backend *b, const char *verb,
 	ATTR("NAME", "%s", name[0] ? name : "[UNAVAILABLE]");
 	if (cl->port[0] != '\0')
 		ATTR("PORT", "%s", cl->port);
-	if (cl->helo[0] != '\0') {
-		ATTR("HELO", "%s", helo);
-		ATTR("PROTO", "%s", cl->esmtp ? "ESMTP" : "SMTP");
-	}
-	if (cl->login[0] != '\0')
-		ATTR("LOGIN", "%s", login);
+	ATTR("HELO", "%s", helo[0] ? helo : "[UNAVAILABLE]");
+	ATTR("PROTO", "%s", cl->esmtp ? "ESMTP" : "SMTP");
+	if (cl->login[0] != '\0' || b->told_login[0] != '\0')
+		ATTR("LOGIN", "%s", login[0] ? login : "[UNAVAILABLE]");
 	if (strcmp(verb, "XFORWARD") == 0)
 		ATTR("SOURCE", "%s", "REMOTE");
 #undef ATTR
 }
 
-/* XCLIENT makes the backend start over: greeting, then EHLO again. */
+/*
+ * XCLIENT makes the backend start over with the client's identity; then
+ * the client's own greeting: EHLO or HELO as the client said it (so the
+ * backend logs the same protocol), none when the client said none.  LMTP
+ * always needs LHLO: the client's name, or ours.
+ */
 static int
 backend_xclient(struct backend *b, const struct backend_client *cl,
     struct backend_reply *r)
@@ -347,15 +428,45 @@ backend_xclient(struct backend *b, const struct backend_client *cl,
 		    "refused: %d %s\"", b->conf->backend, r->code, r->text);
 		return -1;
 	}
-	return backend_ehlo(b, cl->helo[0] ? cl->helo : b->conf->hostname, r);
+	b->xclient = 1;
+	strlcpy(b->told_helo, cl->helo, sizeof(b->told_helo));
+	strlcpy(b->told_login, cl->login, sizeof(b->told_login));
+	b->told_esmtp = cl->esmtp;
+	if (b->conf->backend_protocol == CONF_PROTO_LMTP)
+		return backend_ehlo(b, cl->helo[0] ? cl->helo :
+		    b->conf->hostname, r);
+	if (cl->helo[0] == '\0') {
+		b->ehlo[0] = '\0';	/* no EHLO: no extension either */
+		return 0;
+	}
+	return backend_greet(b, cl->helo, !cl->esmtp, r);
 }
 
+/* A connection kept between transactions: the backend may have closed it
+ * (idle timeout, 421) without our asking; it is then readable. */
+static int
+backend_alive(const struct backend *b)
+{
+	struct pollfd pfd = { .fd = b->fd, .events = POLLIN };
+
+	return b->io.err == IOBUF_OK && poll(&pfd, 1, 0) == 0;
+}
+
+/* Before each transaction: XCLIENT again when the client said another
+ * HELO or logged in since, or XFORWARD (its attributes end with each
+ * transaction).  -1: the connection cannot serve it (r holds a 4xx). */
 int
-backend_xforward(struct backend *b, const struct backend_client *cl,
+backend_update(struct backend *b, const struct backend_client *cl,
     struct backend_reply *r)
 {
 	char attrs[1600];
 
+	if (!backend_alive(b))
+		return backend_lost(r);
+	if (b->xclient && (strcmp(b->told_helo, cl->helo) != 0 ||
+	    b->told_esmtp != cl->esmtp ||
+	    strcmp(b->told_login, cl->login) != 0))
+		return backend_xclient(b, cl, r) == -1 ? backend_lost(r) : 0;
 	if (!b->xforward)
 		return 0;
 	backend_attrs(b, "XFORWARD", cl, attrs, sizeof(attrs));
@@ -397,6 +508,18 @@ backend_starttls(struct backend *b, struct backend_reply *r)
 	return backend_ehlo(b, b->conf->hostname, r);
 }
 
+/* The XCLIENT line of the first EHLO reply, "\nXCLIENT ATTR ...": the
+ * later replies (to the client's HELO, or none) need not repeat it. */
+static void
+backend_keep_xclient(struct backend *b)
+{
+	const char *p = strstr(b->ehlo, "\nXCLIENT ");
+
+	if (p != NULL)
+		snprintf(b->xclient_attrs, sizeof(b->xclient_attrs), "%.*s",
+		    (int)strcspn(p + 1, "\n") + 1, p);
+}
+
 /* Pass the client on as backend_xclient says; -1 = do not go on. */
 static int
 backend_identify(struct backend *b, const struct backend_client *cl,
@@ -406,8 +529,10 @@ backend_identify(struct backend *b, const struct backend_client *cl,
 
 	if (mode == CONF_XCLIENT_NO)
 		return 0;
-	if (backend_has(b, "XCLIENT"))
+	if (backend_has(b, "XCLIENT")) {
+		backend_keep_xclient(b);
 		return backend_xclient(b, cl, r);
+	}
 	if (backend_has(b, "XFORWARD")) {
 		b->xforward = 1;
 		return 0;
@@ -451,18 +576,34 @@ backend_start(const struct conf *c, struct backend_reply *r)
 	return b;
 }
 
+/* The extensions of our own EHLO's reply, kept for the sessions to come
+ * with backend_extensions auto; as backend_ext_save (-2: never). */
+static int
+backend_learn(struct backend *b, int force)
+{
+	b->ext = backend_ext_bits(b->ehlo);
+	if (!(b->conf->backend_extensions & CONF_EXT_AUTO))
+		return 0;
+	return backend_ext_save(b->conf->backend_ehlo_cache, b->ehlo, force);
+}
+
 struct backend *
 backend_open(const struct conf *c, const struct backend_client *cl,
     struct backend_reply *r)
 {
-	struct backend *b;
+	struct backend	*b;
+	int		 ok;
 
 	if ((b = backend_start(c, r)) == NULL)
 		return NULL;
 	iobuf_set_deadline(&b->io, cl->deadline);
-	if (backend_ehlo(b, c->hostname, r) == -1 ||
-	    backend_starttls(b, r) == -1 ||
-	    backend_identify(b, cl, r) == -1) {
+	ok = backend_ehlo(b, c->hostname, r) == 0 &&
+	    backend_starttls(b, r) == 0;
+	if (ok) {
+		(void)backend_learn(b, 0);	/* before XCLIENT's own EHLO */
+		ok = backend_identify(b, cl, r) == 0;
+	}
+	if (!ok) {
 		backend_close(b, 0);
 		backend_fail(r, 451, "Mail server temporarily unavailable");
 		return NULL;
@@ -554,6 +695,55 @@ backend_print(FILE *out, const struct backend_reply *r)
 	}
 }
 
+/* -n: what the client will be offered against what the backend offers,
+ * both ways, and which parameters will not be passed on. */
+static void
+backend_probe_exts(struct backend *b, FILE *out)
+{
+	static const struct {
+		int		 bit;
+		const char	*key, *kw;
+	} ext[] = {
+		{ CONF_EXT_DSN, "dsn", "DSN" },
+		{ CONF_EXT_SMTPUTF8, "smtputf8", "SMTPUTF8" }
+	};
+	static const char *const params[][2] = {
+		{ "SIZE", "SIZE=" }, { "8BITMIME", "BODY=" },
+		{ "DSN", "RET=, ENVID=, NOTIFY=, ORCPT=" },
+		{ "SMTPUTF8", "SMTPUTF8" }
+	};
+	const struct conf	*c = b->conf;
+	int			 want = c->backend_extensions;
+
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
+		if (!backend_has(b, params[i][0]))
+			fprintf(out, "warning: the backend does not offer %s: %s "
+			    "parameters are not forwarded\n", params[i][0],
+			    params[i][1]);
+	if (want & CONF_EXT_AUTO) {
+		if (backend_learn(b, 1) == -1)
+			fprintf(out, "warning: backend_ehlo_cache: %s: %s\n",
+			    c->backend_ehlo_cache, strerror(errno));
+		else if (c->backend_ehlo_cache[0] != '\0')
+			fprintf(out, "backend_ehlo_cache: %s written\n",
+			    c->backend_ehlo_cache);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		int has = backend_has(b, ext[i].kw);
+
+		if ((want & ext[i].bit) && !has)
+			fprintf(out, "warning: backend_extensions lists %s, the "
+			    "backend does not offer %s\n", ext[i].key, ext[i].kw);
+		else if (!(want & ext[i].bit) && has)
+			fprintf(out, "warning: the backend offers %s, "
+			    "backend_extensions does not list %s: %s\n",
+			    ext[i].kw, ext[i].key, ext[i].bit == CONF_EXT_DSN ?
+			    "DSN requests are refused" :
+			    "senders of RFC 6531 mail will bounce");
+	}
+}
+
 int
 backend_probe(const struct conf *c, FILE *out)
 {
@@ -572,13 +762,7 @@ backend_probe(const struct conf *c, FILE *out)
 		return -1;
 	}
 	backend_print(out, &r);
-	if ((c->backend_extensions & CONF_EXT_DSN) && !backend_has(b, "DSN"))
-		fprintf(out, "warning: backend_extensions lists dsn, "
-		    "the backend does not offer DSN\n");
-	if ((c->backend_extensions & CONF_EXT_SMTPUTF8) &&
-	    !backend_has(b, "SMTPUTF8"))
-		fprintf(out, "warning: backend_extensions lists smtputf8, "
-		    "the backend does not offer SMTPUTF8\n");
+	backend_probe_exts(b, out);
 	if (c->backend_xclient != CONF_XCLIENT_NO &&
 	    !backend_has(b, "XCLIENT") && !backend_has(b, "XFORWARD"))
 		fprintf(out, "warning: the backend offers neither XCLIENT "

@@ -6,8 +6,12 @@
  * XCLIENT (then EHLO again) or XFORWARD as backend_xclient says, and
  * returns the connection; on failure it returns NULL and fills reply with
  * what the client should hear (a 4xx) and logs why.
- * backend_xforward(b, client) sends XFORWARD before a transaction when the
- * backend uses it (XFORWARD attributes end with each transaction).
+ * backend_update(b, client, reply) runs before each transaction on a
+ * connection that stays open for the session: it sends XCLIENT again (then
+ * the client's EHLO or HELO) when the client's HELO or login changed since
+ * the backend was told, and XFORWARD when the backend uses it (its
+ * attributes end with each transaction); 0, or -1 with a 4xx in reply
+ * (the caller then closes b and may open a new connection).
  * backend_command(b, reply, fmt, ...) sends one command line and reads the
  * reply; it returns 0 when a reply was read (whatever its code) and -1 when
  * the connection failed (reply then holds a 4xx for the client).
@@ -17,6 +21,19 @@
  * backend_close(b, quit) says QUIT when quit is set, then frees b; a
  * connection closed without QUIT in the middle of DATA discards the
  * message at the backend.
+ * backend_params(b, in, out, size) copies the MAIL or RCPT parameters
+ * in that the backend advertised (SIZE, BODY= with 8BITMIME, SMTPUTF8, DSN's
+ * RET ENVID NOTIFY ORCPT) to out, which is at least as large as in's
+ * buffer; the others are dropped (AUTH= always).
+ * backend_extensions(conf, b) is what the client may be offered of DSN
+ * and SMTPUTF8 (CONF_EXT_* bits): the configured list, or with auto the
+ * backend's own (b's first EHLO reply, else the backend_ehlo_cache file);
+ * -1 when auto and nothing is known yet (the caller may open b to learn).
+ * backend_ehlo_has(ehlo, kw) looks for a keyword in "\nKW params" lines;
+ * backend_ext_bits(ehlo) gives their CONF_EXT_* bits; backend_ext_cached(
+ * path) those of the cache file (-1: none); backend_ext_save(path, ehlo,
+ * force) keeps ehlo there when missing, different or older than 300 s
+ * (1 written, 0 unchanged, -1 error; backend_ext.c).
  * backend_probe(conf, out) is -n: connect, print greeting and EHLO reply.
  */
 #ifndef SMTPPROXY_BACKEND_H
@@ -27,6 +44,7 @@
 #include "conf/conf.h"
 
 #define BACKEND_REPLY_MAX	4096
+#define BACKEND_EHLO_MAX	2048	/* the EHLO lines kept */
 
 struct backend;
 
@@ -49,7 +67,7 @@ struct backend_reply {
 
 struct backend	*backend_open(const struct conf *,
 		    const struct backend_client *, struct backend_reply *);
-int		 backend_xforward(struct backend *,
+int		 backend_update(struct backend *,
 		    const struct backend_client *, struct backend_reply *);
 int		 backend_command(struct backend *, struct backend_reply *,
 		    const char *, ...) __attribute__((format(printf, 3, 4)));
@@ -57,6 +75,14 @@ int		 backend_data_write(void *, const char *, size_t);
 int		 backend_data_end(struct backend *, int,
 		    struct backend_reply *);
 int		 backend_has(const struct backend *, const char *);
+int		 backend_extensions(const struct conf *,
+		    const struct backend *);
+int		 backend_ehlo_has(const char *, const char *);
+int		 backend_ext_bits(const char *);
+int		 backend_ext_cached(const char *);
+int		 backend_ext_save(const char *, const char *, int);
+void		 backend_params(const struct backend *, const char *, char *,
+		    size_t);
 void		 backend_close(struct backend *, int);
 int		 backend_probe(const struct conf *, FILE *);
 

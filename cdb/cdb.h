@@ -11,6 +11,12 @@
  * cdbt_open_conf(spec, type) is cdbt_open for a configuration key: NULL
  * when the key is empty, a table problem logged (event=table-error).
  * cdbt_lower(dst, src, size) copies src in lower case.
+ * cdbt_set_delimiters(chars) sets recipient_delimiter for address walks
+ * (default "+"; "" for none).  An address is walked in the form the MTA
+ * delivers to: a quoted local part unquoted and unescaped (folded to a
+ * dot-string when it is not one), then Postfix access(5)'s order
+ * user+ext@dom, user@dom, @dom, user+ext@, user@.  cdbt_local_canon(in,
+ * len, out, size) is that form of the local part in[0..len).
  * cdbt_find(t, kind, key, m) walks the candidate keys of kind from most to
  * least specific and answers CDBT_FOUND (m->key and m->value filled),
  * CDBT_NOTFOUND or CDBT_ERROR.  A networks or pop table also records which
@@ -83,6 +89,8 @@ void		 cdbt_lower(char *, const char *, size_t);
 void		 cdbt_close(struct cdbt *);
 const char	*cdbt_name(const struct cdbt *);
 const char	*cdbt_error(const struct cdbt *);
+void		 cdbt_set_delimiters(const char *);
+void		 cdbt_local_canon(const char *, size_t, char *, size_t);
 int		 cdbt_find(struct cdbt *, enum cdbt_kind, const char *,
 		    struct cdbt_match *);
 int		 cdbt_keys(enum cdbt_kind, const char *, char (*)[CDBT_KEY_MAX],

@@ -234,22 +234,114 @@ cdbt_domain_keys(const char *in, char (*keys)[CDBT_KEY_MAX], int max)
 	return n;
 }
 
+/* Characters that start an address extension (recipient_delimiter). */
+static char cdbt_delims[17] = "+";
+
+void
+cdbt_set_delimiters(const char *delims)
+{
+	strlcpy(cdbt_delims, delims, sizeof(cdbt_delims));
+}
+
+static int
+cdbt_atext(unsigned char c)
+{
+	return isalnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c)) ||
+	    c >= 0x80;
+}
+
+/*
+ * The local part as the MTA delivers to it: a quoted one unquoted and its
+ * backslash escapes removed.  What is not then a dot-string is folded to
+ * one (other characters dropped, dots collapsed), so "st aff" is looked
+ * up as the staff it could alias.  Lower case.
+ */
+void
+cdbt_local_canon(const char *in, size_t len, char *out, size_t size)
+{
+	char	 raw[CDBT_KEY_MAX];
+	size_t	 n = 0, o = 0;
+
+	if (len >= 2 && in[0] == '"' && in[len - 1] == '"') {
+		for (size_t i = 1; i + 1 < len && n + 1 < sizeof(raw); i++) {
+			if (in[i] == '\\' && i + 2 < len)
+				i++;
+			raw[n++] = in[i];
+		}
+	} else {
+		n = len < sizeof(raw) ? len : sizeof(raw) - 1;
+		memcpy(raw, in, n);
+	}
+	raw[n] = '\0';
+	for (size_t i = 0; i < n && o + 1 < size; i++) {
+		unsigned char c = (unsigned char)raw[i];
+
+		if (cdbt_atext(c))
+			out[o++] = (char)tolower(c);
+		else if (c == '.' && o > 0 && out[o - 1] != '.')
+			out[o++] = '.';
+	}
+	if (o > 0 && out[o - 1] == '.')
+		o--;
+	out[o] = '\0';
+}
+
+/* Length of local without its extension; len when it has none.  As
+ * Postfix: never at the start, and not in owner-x or x-request with '-'. */
+static size_t
+cdbt_unextended(const char *local)
+{
+	size_t	 len = strlen(local), i = strcspn(local, cdbt_delims);
+
+	if (i == 0 || i == len)
+		return len;
+	if (local[i] == '-' && (strncmp(local, "owner-", 6) == 0 ||
+	    (len >= 8 && strcmp(local + len - 8, "-request") == 0)))
+		return len;
+	return i;
+}
+
+/* key = the first llen bytes of local, then "@" and dom when at is set */
+static void
+cdbt_join(char *key, const char *local, size_t llen, int at, const char *dom)
+{
+	if (llen >= CDBT_KEY_MAX)
+		llen = CDBT_KEY_MAX - 1;
+	memcpy(key, local, llen);
+	key[llen] = '\0';
+	if (at)
+		strlcat(key, "@", CDBT_KEY_MAX);
+	strlcat(key, dom, CDBT_KEY_MAX);
+}
+
+/* Postfix access(5) order: user+ext@dom, user@dom, @dom, user+ext@, user@ */
 static int
 cdbt_address_keys(const char *in, char (*keys)[CDBT_KEY_MAX], int max)
 {
-	char		 a[CDBT_KEY_MAX];
-	const char	*at;
-	int		 n = 0;
+	char		 local[CDBT_KEY_MAX], dom[CDBT_KEY_MAX];
+	const char	*at = strrchr(in, '@');
+	size_t		 len, ul;
+	int		 n = 0, ext;
 
-	cdbt_lower(a, in, sizeof(a));
-	strlcpy(keys[n++], a, CDBT_KEY_MAX);
-	if ((at = strrchr(a, '@')) == NULL || max < 3)
+	cdbt_local_canon(in, at ? (size_t)(at - in) : strlen(in), local,
+	    sizeof(local));
+	len = strlen(local);
+	ul = cdbt_unextended(local);
+	ext = ul < len;
+	cdbt_lower(dom, at ? at + 1 : "", sizeof(dom));
+	if (max < 5)
+		return 0;
+	cdbt_join(keys[n++], local, len, at != NULL, dom);
+	if (ext)
+		cdbt_join(keys[n++], local, ul, at != NULL, dom);
+	if (at == NULL)		/* <postmaster>, or a name the backend qualifies */
 		return n;
-	if (at != a)
-		strlcpy(keys[n++], at, CDBT_KEY_MAX);
-	if (at[1] != '\0') {
-		snprintf(keys[n++], CDBT_KEY_MAX, "%.*s@", (int)(at - a), a);
-	}
+	if (dom[0] != '\0')
+		cdbt_join(keys[n++], "", 0, 1, dom);
+	if (len > 0)
+		cdbt_join(keys[n++], local, len, 1, "");
+	if (ext)
+		cdbt_join(keys[n++], local, ul, 1, "");
 	return n;
 }
 

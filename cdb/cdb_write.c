@@ -61,6 +61,20 @@ cdbt_is_address(const char *a, int partial)
 	return cdbt_is_domain(at + 1);
 }
 
+/* Is the local part of address a as lookups will ask for it?  A key
+ * lookups can never reach ("x"@dom, a..b@dom) is refused, not stored. */
+static int
+cdbt_key_canonical(const char *a)
+{
+	char		 canon[CDBT_KEY_MAX];
+	size_t		 len = (size_t)(strrchr(a, '@') - a);
+
+	if (len == 0)
+		return 0;	/* @domain */
+	cdbt_local_canon(a, len, canon, sizeof(canon));
+	return strlen(canon) == len && strncmp(canon, a, len) == 0 ? 0 : -1;
+}
+
 /* Canonical IP, "a.b.c." prefix, or CIDR with no host bits set. */
 static int
 cdbt_norm_network(const char *k, char *out, size_t size, const char **why)
@@ -205,6 +219,11 @@ cdbt_normalize(enum cdbt_type type, const char *key, const char *value,
 		if (!cdbt_is_address(kout, type == CDBT_SENDERS)) {
 			*why = type == CDBT_SENDERS ?
 			    "not an address or @domain" : "not an address";
+			return -1;
+		}
+		if (cdbt_key_canonical(kout) == -1) {
+			*why = "local part not in the form mail is delivered "
+			    "to (unquoted dot-string)";
 			return -1;
 		}
 		if (type == CDBT_RECIPIENTS &&

@@ -51,7 +51,7 @@ static const char *const conf_yesno[] = { "no", "yes", NULL };
 static const char *const conf_protos[] = { "smtp", "lmtp", NULL };
 static const char *const conf_xclients[] = { "auto", "yes", "no", NULL };
 static const char *const conf_bares[] = { "reject", "normalize", NULL };
-static const char *const conf_exts[] = { "dsn", "smtputf8", NULL };
+static const char *const conf_exts[] = { "dsn", "smtputf8", "auto", NULL };
 static const char *const conf_dnserrs[] = { "accept", "defer", NULL };
 static const char *const conf_tlsprotos[] = { "TLSv1.2", "TLSv1.3", NULL };
 static const char *const conf_betls[] = { "no", "may", "encrypt", NULL };
@@ -71,6 +71,8 @@ static const double conf_heuristic_default[CONF_H_COUNT][2] = {
 
 static int conf_check_backend(struct conf *, const char *, char *, size_t);
 static int conf_check_greeting(struct conf *, const char *, char *, size_t);
+static int conf_check_exts(struct conf *, const char *, char *, size_t);
+static int conf_check_delimiter(struct conf *, const char *, char *, size_t);
 static int conf_check_table(struct conf *, const char *, char *, size_t);
 static int conf_check_flags(struct conf *, const char *, char *, size_t);
 static int conf_check_tarpit(struct conf *, const char *, char *, size_t);
@@ -95,8 +97,12 @@ static const struct conf_key conf_keys[] = {
 	    conf_xclients, NULL, "pass the client with XCLIENT/XFORWARD" },
 	{ "backend_tls", CT_ENUM, O(backend_tls), "no", 0, 0, conf_betls, NULL,
 	    "STARTTLS to the backend: no, may (if offered), encrypt" },
-	{ "backend_extensions", CT_SET, O(backend_extensions), "none", 0, 0,
-	    conf_exts, NULL, "extensions the backend supports: dsn, smtputf8" },
+	{ "backend_extensions", CT_SET, O(backend_extensions), "auto", 0, 0,
+	    conf_exts, conf_check_exts,
+	    "auto (learnt), none, or the list: dsn, smtputf8" },
+	{ "backend_ehlo_cache", CT_STR, O(backend_ehlo_cache),
+	    "/var/lib/smtpproxy/backend-ehlo", 0, 1024, NULL, NULL,
+	    "file where sessions keep the backend's EHLO reply (auto)" },
 	{ "greeting", CT_STR, O(greeting), "%H ESMTP", 0, 400, NULL,
 	    conf_check_greeting, "220 text; %H host, %V version, %T date" },
 	{ "help", CT_LIST, O(help), NULL, 0, 400, NULL, NULL,
@@ -113,12 +119,17 @@ static const struct conf_key conf_keys[] = {
 	    100000, NULL, NULL, "recipients of a message from <>" },
 	{ "max_unknown_commands", CT_INT, O(max_unknown_commands), "10", 0,
 	    10000, NULL, NULL, "unknown commands before disconnecting" },
+	{ "max_junk_commands", CT_INT, O(max_junk_commands), "100", 0,
+	    100000, NULL, NULL,
+	    "NOOP, RSET, VRFY, EXPN, HELP, HELO, EHLO; 0 = no limit" },
 	{ "max_errors", CT_INT, O(max_errors), "20", 1, 10000, NULL, NULL,
 	    "protocol errors before disconnecting" },
 	{ "max_line_length", CT_INT, O(max_line_length), "2048", 512, 10000,
 	    NULL, NULL, "longest command line in bytes" },
 	{ "timeout_command", CT_TIME, O(timeout_command), "300", 1, DAY,
 	    NULL, NULL, "wait for a client command" },
+	{ "timeout_tls", CT_TIME, O(timeout_tls), "60", 1, DAY, NULL, NULL,
+	    "whole TLS handshake with the client" },
 	{ "timeout_data", CT_TIME, O(timeout_data), "300", 1, DAY, NULL, NULL,
 	    "wait for each piece of the message" },
 	{ "timeout_backend", CT_TIME, O(timeout_backend), "300", 1, DAY, NULL,
@@ -189,6 +200,9 @@ static const struct conf_key conf_keys[] = {
 	{ "restricted_recipients", CT_STR, O(restricted_recipients), "", 0,
 	    1024, NULL, conf_check_table,
 	    "table: address -> authenticated or logins" },
+	{ "recipient_delimiter", CT_STR, O(recipient_delimiter), "+", 0, 16,
+	    NULL, conf_check_delimiter,
+	    "characters that start an address extension (user+ext)" },
 	{ "helo", CT_STYLE, O(helo), NULL, 0, 0, NULL, NULL,
 	    "HELO style: pattern [maxload] flags|!text (repeatable)" },
 	{ "helo_styles", CT_STR, O(helo_styles), "", 0, 1024, NULL,
@@ -201,7 +215,7 @@ static const struct conf_key conf_keys[] = {
 	    "load average above which sessions get 421 (0: off)" },
 	{ "tarpit", CT_STR, O(tarpit), "0 0 0", 1, 64, NULL, conf_check_tarpit,
 	    "delay before 4xx/5xx: initial exponent toplimit" },
-	{ "helo_required", CT_BOOL, O(helo_required), "no", 0, 0, conf_yesno,
+	{ "helo_required", CT_BOOL, O(helo_required), "yes", 0, 0, conf_yesno,
 	    NULL, "MAIL needs HELO or EHLO first" },
 	{ "helo_syntax", CT_ENUM, O(helo_syntax), "loose", 0, 0, conf_syntaxes,
 	    NULL, "strict: HELO must be a domain or address literal" },
@@ -884,6 +898,31 @@ conf_check_table(struct conf *c, const char *v, char *why, size_t wlen)
 		return 0;
 	snprintf(why, wlen, "'%s' is not cdb:/path/file.cdb", v);
 	return -1;
+}
+
+/* "auto" learns the extensions: listing others beside it means nothing. */
+static int
+conf_check_exts(struct conf *c, const char *v, char *why, size_t wlen)
+{
+	(void)c;
+	if (strstr(v, "auto") != NULL && strcmp(v, "auto") != 0) {
+		snprintf(why, wlen, "auto stands alone");
+		return -1;
+	}
+	return 0;
+}
+
+/* Delimiters are punctuation an address may hold: not '@', '"', '\\'. */
+static int
+conf_check_delimiter(struct conf *c, const char *v, char *why, size_t wlen)
+{
+	(void)c;
+	for (const char *p = v; *p != '\0'; p++)
+		if (!ispunct((unsigned char)*p) || strchr("@\"\\.", *p)) {
+			snprintf(why, wlen, "'%c' cannot be a delimiter", *p);
+			return -1;
+		}
+	return 0;
 }
 
 /* ZMailer hdr220 metatags: %H host, %V version, %T time, %% percent. */

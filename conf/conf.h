@@ -32,6 +32,7 @@ enum conf_betls { CONF_BETLS_NO, CONF_BETLS_MAY, CONF_BETLS_ENCRYPT };
 /* backend_extensions bits */
 #define CONF_EXT_DSN		0x01
 #define CONF_EXT_SMTPUTF8	0x02
+#define CONF_EXT_AUTO		0x04	/* learnt from the backend's EHLO */
 
 enum conf_addr_kind { CONF_ADDR_INET, CONF_ADDR_UNIX };
 
@@ -109,6 +110,7 @@ struct conf {
 	int		 backend_xclient;
 	int		 backend_tls;
 	int		 backend_extensions;
+	char		*backend_ehlo_cache;
 	char		*greeting;
 	struct conf_list help;
 	int		 vrfy;
@@ -118,8 +120,10 @@ struct conf {
 	int		 max_error_recipients;
 	int		 max_unknown_commands;
 	int		 max_errors;
+	int		 max_junk_commands;
 	int		 max_line_length;
 	int		 timeout_command;
+	int		 timeout_tls;
 	int		 timeout_data;
 	int		 timeout_backend;
 	int		 timeout_session;
@@ -155,6 +159,7 @@ struct conf {
 	char		*sender_logins;
 	int		 sender_login_match;
 	char		*restricted_recipients;
+	char		*recipient_delimiter;
 	struct conf_styles helo;
 	char		*helo_styles;
 	char		*helo_default;

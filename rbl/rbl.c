@@ -14,6 +14,7 @@
 #include <arpa/nameser.h>
 
 #include <ctype.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -52,6 +53,8 @@ struct rbl_query {
 	int		 of;		/* Q_TXT: the list query it explains */
 	int		 hit;		/* lists: listed */
 	int		 stale;		/* from an earlier HELO or MAIL */
+	unsigned	 gen;		/* tells a late answer from a reused
+					   slot's own */
 	int		 naddr;
 	unsigned char	 addr[RBL_ADDRS][16];
 	char		 name[256];	/* the query; PTR: the answer */
@@ -69,6 +72,8 @@ static struct rbl_query		 rbl_q[RBL_QMAX];
 static int			 rbl_nq;
 static double			 rbl_deadline[B_COUNT];
 static int			 rbl_started[B_COUNT];
+static int			 rbl_unasked[B_COUNT];	/* could not be sent */
+static unsigned			 rbl_gen;
 static char			 rbl_client[64];
 static int			 rbl_family;
 static char			 rbl_helo[256];
@@ -289,11 +294,13 @@ static void
 rbl_callback(void *arg, int status, int timeouts, unsigned char *abuf,
     int alen)
 {
-	struct rbl_query *q = &rbl_q[(size_t)arg];
+	size_t			 tag = (size_t)arg;
+	struct rbl_query	*q = &rbl_q[tag % RBL_QMAX];
 
 	(void)timeouts;
-	if (status == ARES_EDESTRUCTION || q->state != RQ_PENDING || q->stale)
-		return;
+	if (status == ARES_EDESTRUCTION || q->gen != tag / RBL_QMAX ||
+	    q->state != RQ_PENDING || q->stale)
+		return;		/* the slot serves a newer query now */
 	if (status == ARES_SUCCESS) {
 		q->state = RQ_FOUND;
 		rbl_answer(q, abuf, alen);
@@ -304,6 +311,26 @@ rbl_callback(void *arg, int status, int timeouts, unsigned char *abuf,
 	log_debug("dns: %s: %s%s%s", q->name, q->state == RQ_FOUND ? "answer" :
 	    q->state == RQ_NONE ? "no such name or data" : ares_strerror(status),
 	    rbl_answer_text(q), q->hit ? " (listed)" : "");
+}
+
+/* A free slot: a stale one whose answer is in, else a stale one still
+ * waiting (its late answer is then ignored), else a new one; -1: none. */
+static int
+rbl_slot(void)
+{
+	int pending = -1;
+
+	for (int i = 0; i < rbl_nq; i++) {
+		if (!rbl_q[i].stale)
+			continue;
+		if (rbl_q[i].state != RQ_PENDING)
+			return i;
+		if (pending == -1)
+			pending = i;
+	}
+	if (pending != -1)
+		return pending;
+	return rbl_nq < RBL_QMAX ? rbl_nq : -1;
 }
 
 static void
@@ -319,14 +346,15 @@ rbl_query(enum rbl_kind kind, enum rbl_batch batch, int zone, int of,
 		[Q_CHECK_AAAA] = ns_t_aaaa
 	};
 	struct rbl_query	*q;
-	int			 type = types[kind], slot = rbl_nq;
+	int			 type = types[kind], slot = rbl_slot();
 
-	/* reuse a slot of an earlier batch whose answer is in */
-	for (int i = 0; i < rbl_nq && slot == rbl_nq; i++)
-		if (rbl_q[i].stale && rbl_q[i].state != RQ_PENDING)
-			slot = i;
-	if (slot == RBL_QMAX || !rbl_channel_ready())
+	if (slot == -1 || !rbl_channel_ready()) {
+		/* never counts as passed: the decision defers (rbl_decide) */
+		rbl_unasked[batch]++;
+		log_warnx("event=dns-error query=%s reason=\"%s\"", name,
+		    slot == -1 ? "no free query slot" : "no resolver");
 		return;
+	}
 	if (kind == Q_FCRDNS && rbl_family == AF_INET6)
 		type = ns_t_aaaa;
 	q = &rbl_q[slot];
@@ -335,6 +363,7 @@ rbl_query(enum rbl_kind kind, enum rbl_batch batch, int zone, int of,
 	q->batch = batch;
 	q->zone = zone;
 	q->of = of;
+	q->gen = ++rbl_gen % (UINT_MAX / RBL_QMAX);
 	strlcpy(q->name, name, sizeof(q->name));
 	log_debug("dns: query %s %s", name, type == ns_t_a ? "A" :
 	    type == ns_t_aaaa ? "AAAA" : type == ns_t_txt ? "TXT" :
@@ -342,13 +371,14 @@ rbl_query(enum rbl_kind kind, enum rbl_batch batch, int zone, int of,
 	if (slot == rbl_nq)
 		rbl_nq++;
 	ares_query(rbl_channel, name, ns_c_in, type, rbl_callback,
-	    (void *)(size_t)slot);
+	    (void *)((size_t)q->gen * RBL_QMAX + (size_t)slot));
 }
 
 static void
 rbl_batch_start(enum rbl_batch b)
 {
 	rbl_started[b] = 1;
+	rbl_unasked[b] = 0;
 	rbl_deadline[b] = iobuf_now() + rbl_conf->timeout_dns;
 }
 
@@ -517,6 +547,7 @@ struct rbl_score {
 	double		 total;
 	int		 hits;		/* dnsbl and rhsbl listings */
 	int		 errors;	/* list lookups that failed */
+	int		 unasked;	/* checks that could not be sent */
 	const char	*txt;		/* first listing's reason */
 	char		 checks[900];	/* "IN_DNSBL(zone)=4.35 ..." */
 	char		 lists[400];	/* zones that listed */
@@ -561,7 +592,11 @@ rbl_score_lists(struct rbl_score *s, enum rbl_kind kind,
 		const struct conf_zone	*z = &zs->z[i];
 		struct rbl_query	*q = rbl_find(kind, i);
 
-		if (q == NULL || q->state == RQ_ERROR || q->state == RQ_PENDING) {
+		if (q == NULL) {
+			snprintf(what, sizeof(what), "NOTASKED(%s)", z->zone);
+			rbl_add(s, what, 0);
+			s->unasked++;
+		} else if (q->state == RQ_ERROR || q->state == RQ_PENDING) {
 			snprintf(what, sizeof(what), "DNSERR(%s)", z->zone);
 			rbl_add(s, what, 0);
 			s->errors++;
@@ -745,7 +780,8 @@ rbl_verdict_reply(const struct rbl_score *s, const char **result)
 		*result = "reject";
 		snprintf(rbl_reply, sizeof(rbl_reply), "550 5.7.1 Client [%s] "
 		    "refused (score %.2f): %.300s", rbl_client, s->total, detail);
-	} else if (s->errors > 0 && c->dns_error_action == CONF_DNSERR_DEFER) {
+	} else if (s->unasked > 0 || (s->errors > 0 &&
+	    c->dns_error_action == CONF_DNSERR_DEFER)) {
 		*result = "tempfail";
 		snprintf(rbl_reply, sizeof(rbl_reply), "451 4.4.3 Temporary DNS "
 		    "failure, try again later");
@@ -774,6 +810,8 @@ rbl_decide(char *reply, size_t size)
 		if (rbl_started[B_SENDER] && rbl_sender_lookups)
 			rbl_score_lists(&s, Q_RHSBL, &rbl_conf->rhsbl, "RHSBL");
 		rbl_score_heuristics(&s);
+		for (int b = B_CLIENT; b < B_CHECK; b++)
+			s.unasked += rbl_started[b] ? rbl_unasked[b] : 0;
 		if (rbl_style_score != 0)
 			rbl_add(&s, "HELO_STYLE", rbl_style_score);
 		rbl_result = rbl_verdict_reply(&s, &result);

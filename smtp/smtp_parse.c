@@ -160,6 +160,10 @@ smtp_mailbox(const char *p, int allow_bare, int nodomain,
 		*why = "bad local part";
 		return -1;
 	}
+	if (*lend == ':') {	/* "x:a@b": a route that is not "@dom:" */
+		*why = "bad source route";
+		return -1;
+	}
 	if (*lend != '@') {
 		/* RFC 5321 4.5.1: <Postmaster> needs no domain */
 		if (!nodomain && (!allow_bare || lend - p != 10 ||

@@ -50,6 +50,7 @@ static const char *const smtp_state_name[] = {
 
 #define CMD_ARG		0x01	/* needs an argument */
 #define CMD_NOARG	0x02	/* takes none */
+#define CMD_JUNK	0x04	/* counts toward max_junk_commands */
 
 struct smtp_session {
 	const struct conf		*conf;
@@ -60,6 +61,7 @@ struct smtp_session {
 	char				*line;
 	char				 helo[256];
 	int				 esmtp;
+	int				 ext;		/* CONF_EXT_* offered */
 	struct smtp_path		 from;
 	struct smtp_path		 to;		/* RCPT being checked */
 	const char			*params;	/* its ESMTP part */
@@ -70,10 +72,10 @@ struct smtp_session {
 	int				 accepted;	/* messages */
 	int				 errors;
 	int				 unknown;
+	int				 junk;		/* since the last message */
 	int				 tls;		/* STARTTLS done */
 	int				 auth_failures;
 	char				 login[256];	/* "" until AUTH */
-	char				 fwd_params[SMTP_PARAM_MAX];
 	const char			*flags;		/* HELO style */
 	char				 delayed[320];	/* delay_reject */
 	int				 tarpit;	/* next delay, s */
@@ -188,6 +190,57 @@ smtp_backend_close(struct smtp_session *s, int quit)
 	s->be = NULL;
 }
 
+static void
+smtp_backend_client(const struct smtp_session *s, struct backend_client *bc)
+{
+	bc->addr = s->client->addr;
+	bc->family = s->client->family;
+	bc->port = s->client->port;
+	bc->helo = s->helo;
+	bc->esmtp = s->esmtp;
+	bc->login = s->login;
+	bc->name = rbl_client_name();
+	bc->deadline = s->io->deadline;
+}
+
+/*
+ * The backend for this transaction: opened lazily, told who the client is.
+ * One connection serves the whole session; it is replaced only when the
+ * backend dropped it or would not take the client's new identity.  On
+ * failure r holds the client's reply.
+ */
+static int
+smtp_backend_get(struct smtp_session *s, struct backend_reply *r)
+{
+	struct backend_client bc;
+
+	smtp_backend_client(s, &bc);
+	if (s->be != NULL && backend_update(s->be, &bc, r) == 0)
+		return 0;
+	if (s->be != NULL)
+		smtp_backend_close(s, 0);
+	if ((s->be = backend_open(s->conf, &bc, r)) == NULL ||
+	    backend_update(s->be, &bc, r) == -1) {
+		if (s->be != NULL)
+			smtp_backend_close(s, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* smtp_backend_get, the client told when it fails. */
+static int
+smtp_backend_ready(struct smtp_session *s)
+{
+	struct backend_reply r;
+
+	if (smtp_backend_get(s, &r) == -1) {
+		smtp_relay(s, &r);
+		return -1;
+	}
+	return 0;
+}
+
 /* Forget the transaction here and at the backend. */
 static void
 smtp_reset(struct smtp_session *s)
@@ -300,18 +353,31 @@ smtp_take_helo(struct smtp_session *s, const char *arg, int esmtp)
 {
 	if (s->state == S_MAIL || s->state == S_RCPT)
 		smtp_reset(s);
-	if (s->be != NULL)
-		smtp_backend_close(s, 1);	/* next transaction: new HELO */
 	strlcpy(s->helo, arg, sizeof(s->helo));
 	s->esmtp = esmtp;
 	rbl_start_helo(s->helo);
 	smtp_enter(s, S_HELO);
 }
 
+/* What of DSN and SMTPUTF8 the client may use.  With backend_extensions
+ * auto and nothing learnt yet, ask the backend now when learn is set (the
+ * connection then serves the transaction); else offer neither. */
+static int
+smtp_backend_extensions(struct smtp_session *s, int learn)
+{
+	struct backend_reply	 r;
+	int			 ext = backend_extensions(s->conf, s->be);
+
+	if (ext == -1 && learn && smtp_backend_get(s, &r) == 0)
+		ext = backend_extensions(s->conf, s->be);
+	return ext == -1 ? 0 : ext;
+}
+
 static void
 smtp_do_helo(struct smtp_session *s, const char *arg)
 {
 	smtp_take_helo(s, arg, 0);
+	s->ext = smtp_backend_extensions(s, 0);
 	smtp_reply(s, "250 %s", s->conf->hostname);
 }
 
@@ -346,14 +412,15 @@ smtp_do_ehlo(struct smtp_session *s, const char *arg)
 	char			 mechs[512];
 
 	smtp_take_helo(s, arg, 1);
+	s->ext = smtp_backend_extensions(s, 1);
 	iobuf_printf(s->io, "250-%s\r\n", c->hostname);
 	iobuf_printf(s->io, "250-PIPELINING\r\n");
 	iobuf_printf(s->io, "250-SIZE %lld\r\n", c->max_message_size);
 	if (c->vrfy)
 		iobuf_printf(s->io, "250-VRFY\r\n");
-	if (c->backend_extensions & CONF_EXT_DSN)
+	if (s->ext & CONF_EXT_DSN)
 		iobuf_printf(s->io, "250-DSN\r\n");
-	if (c->backend_extensions & CONF_EXT_SMTPUTF8)
+	if (s->ext & CONF_EXT_SMTPUTF8)
 		iobuf_printf(s->io, "250-SMTPUTF8\r\n");
 	if (!s->tls && auth_tls_offered())
 		iobuf_printf(s->io, "250-STARTTLS\r\n");
@@ -408,7 +475,7 @@ smtp_envelope(struct smtp_session *s, const char *arg, int is_mail,
 	while (*rest == ' ')
 		rest++;
 	*pstr = rest;
-	code = smtp_parse_params(rest, is_mail, s->conf->backend_extensions |
+	code = smtp_parse_params(rest, is_mail, s->ext |
 	    (s->conf->sasl_mechanisms[0] ? SMTP_EXT_AUTH : 0), params, &why);
 	if (code != 0) {
 		smtp_reply(s, "%d 5.5.4 Error: %s", code, why);
@@ -435,29 +502,6 @@ smtp_domain_check(struct smtp_session *s, const char *domain,
 		smtp_reply(s, "451 4%s <%s>: %s address domain lookup failed",
 		    enh + 1, addr, who);
 	return -1;
-}
-
-/* MAIL's AUTH= parameter is ours (RFC 4954 5); the backend gets the rest.
- * out is as large as in's buffer, so the copy always fits. */
-static void
-smtp_strip_auth(const char *in, char *out, size_t size)
-{
-	size_t n = 0;
-
-	for (const char *p = in; *p != '\0';) {
-		size_t len = strcspn(p, " ");
-
-		if (len > 0 && strncasecmp(p, "AUTH=", 5) != 0 &&
-		    n + len + 2 < size) {
-			if (n > 0)
-				out[n++] = ' ';
-			memcpy(out + n, p, len);
-			n += len;
-		}
-		p += len;
-		p += strspn(p, " ");
-	}
-	out[n] = '\0';
 }
 
 static int
@@ -500,8 +544,6 @@ smtp_check_mail(struct smtp_session *s, const char *arg)
 		smtp_reply(s, "%s", reply);
 		return -1;
 	}
-	smtp_strip_auth(s->params, s->fwd_params, sizeof(s->fwd_params));
-	s->params = s->fwd_params;
 	return 0;
 }
 
@@ -521,46 +563,15 @@ smtp_sender_checks(const struct smtp_path *from)
 	rbl_start_sender(local, at ? at + 1 : "");
 }
 
-static void
-smtp_backend_client(const struct smtp_session *s, struct backend_client *bc)
-{
-	bc->addr = s->client->addr;
-	bc->family = s->client->family;
-	bc->port = s->client->port;
-	bc->helo = s->helo;
-	bc->esmtp = s->esmtp;
-	bc->login = s->login;
-	bc->name = rbl_client_name();
-	bc->deadline = s->io->deadline;
-}
-
-/* The backend for this transaction: opened lazily, told who the client is. */
+/* Send one envelope command with the parameters the backend takes; relay
+ * the reply; 1 when the backend took it. */
 static int
-smtp_backend_ready(struct smtp_session *s)
+smtp_forward(struct smtp_session *s, const char *what, const char *addr)
 {
-	struct backend_client	 bc;
 	struct backend_reply	 r;
+	char			 params[SMTP_PARAM_MAX];
 
-	smtp_backend_client(s, &bc);
-	if (s->be == NULL && (s->be = backend_open(s->conf, &bc, &r)) == NULL) {
-		smtp_relay(s, &r);
-		return -1;
-	}
-	if (backend_xforward(s->be, &bc, &r) == -1) {
-		smtp_backend_close(s, 0);
-		smtp_relay(s, &r);
-		return -1;
-	}
-	return 0;
-}
-
-/* Send one envelope command; relay the reply; 1 when the backend took it. */
-static int
-smtp_forward(struct smtp_session *s, const char *what, const char *addr,
-    const char *params)
-{
-	struct backend_reply r;
-
+	backend_params(s->be, s->params, params, sizeof(params));
 	if (backend_command(s->be, &r, "%s<%s>%s%s", what, addr,
 	    *params ? " " : "", params) == -1) {
 		smtp_backend_close(s, 0);
@@ -582,7 +593,7 @@ smtp_do_mail(struct smtp_session *s, const char *arg)
 	smtp_sender_checks(&s->from);
 	if (smtp_backend_ready(s) == -1)
 		return;
-	if (smtp_forward(s, "MAIL FROM:", s->from.addr, s->params)) {
+	if (smtp_forward(s, "MAIL FROM:", s->from.addr)) {
 		snprintf(s->from_log, sizeof(s->from_log), "<%s>", s->from.addr);
 		smtp_enter(s, S_MAIL);
 	}
@@ -635,7 +646,7 @@ static void
 smtp_do_rcpt(struct smtp_session *s, const char *arg)
 {
 	(void)arg;
-	if (smtp_forward(s, "RCPT TO:", s->to.addr, s->params)) {
+	if (smtp_forward(s, "RCPT TO:", s->to.addr)) {
 		s->rcpts++;
 		s->rcpts_total++;
 		smtp_enter(s, S_RCPT);
@@ -712,9 +723,10 @@ smtp_data_copy(struct smtp_session *s, struct smtp_data *d)
 	s->io->timeout = s->conf->timeout_data;
 	for (;;) {
 		/* each line whole within timeout_data, as a command line */
-		s->io->line_deadline = line_start + s->conf->timeout_data;
+		iobuf_set_line_deadline(s->io, line_start +
+		    s->conf->timeout_data);
 		if ((n = iobuf_peek(s->io, &p)) <= 0) {
-			s->io->line_deadline = 0;
+			iobuf_set_line_deadline(s->io, 0);
 			return -1;
 		}
 		enum smtp_data_status st = smtp_data_feed(d, p, (size_t)n, &used);
@@ -726,7 +738,7 @@ smtp_data_copy(struct smtp_session *s, struct smtp_data *d)
 			line_start = iobuf_now();
 		}
 	}
-	s->io->line_deadline = 0;
+	iobuf_set_line_deadline(s->io, 0);
 	s->io->timeout = s->conf->timeout_command;
 	return 0;
 }
@@ -749,6 +761,7 @@ smtp_data_done(struct smtp_session *s, struct smtp_data *d)
 	if (r.code / 100 == 2) {
 		s->accepted++;
 		s->errors = 0;
+		s->junk = 0;
 		log_info("event=accepted client=%s from=%s rcpts=%d size=%lld "
 		    "reply=\"%d %.200s\"", s->client->addr, s->from_log,
 		    s->rcpts, d->bytes, r.code, r.text);
@@ -905,6 +918,19 @@ smtp_check_starttls(struct smtp_session *s, const char *arg)
 	return 0;
 }
 
+/* The server handshake, whole within timeout_tls however slowly the
+ * client's bytes come (as a command line within timeout_command). */
+static int
+smtp_tls_start(struct smtp_session *s)
+{
+	int rc;
+
+	iobuf_set_line_deadline(s->io, iobuf_now() + s->conf->timeout_tls);
+	rc = auth_tls_start(s->io);
+	iobuf_set_line_deadline(s->io, 0);
+	return rc;
+}
+
 /* After TLS the client starts over: no HELO, no AUTH, no transaction. */
 static void
 smtp_restart(struct smtp_session *s)
@@ -931,7 +957,7 @@ smtp_do_starttls(struct smtp_session *s, const char *arg)
 		return;
 	}
 	iobuf_discard(s->io);	/* pipelined plaintext: CVE-2011-0411 */
-	if (auth_tls_start(s->io) == -1) {
+	if (smtp_tls_start(s) == -1) {
 		smtp_end(s, "tls-failed");
 		return;
 	}
@@ -1072,8 +1098,6 @@ smtp_do_auth(struct smtp_session *s, const char *arg)
 	r = smtp_auth_dialogue(s, mech, *init ? in : NULL, inlen);
 	if (r == AUTH_DONE) {
 		strlcpy(s->login, auth_login(), sizeof(s->login));
-		if (s->be != NULL)	/* reopened with XCLIENT LOGIN= */
-			smtp_backend_close(s, 1);
 		log_info("event=auth client=%s mechanism=%s login=%s",
 		    s->client->addr, mech, s->login);
 		smtp_reply(s, "235 2.7.0 Authentication successful");
@@ -1096,19 +1120,19 @@ smtp_do_refuse(struct smtp_session *s, const char *arg)
 }
 
 static const struct smtp_cmd smtp_cmds[] = {
-	{ "HELO", ST_ANY, CMD_ARG, smtp_check_helo, smtp_do_helo },
-	{ "EHLO", ST_ANY, CMD_ARG, smtp_check_helo, smtp_do_ehlo },
+	{ "HELO", ST_ANY, CMD_ARG | CMD_JUNK, smtp_check_helo, smtp_do_helo },
+	{ "EHLO", ST_ANY, CMD_ARG | CMD_JUNK, smtp_check_helo, smtp_do_ehlo },
 	{ "MAIL", ST_IDLE, CMD_ARG, smtp_check_mail, smtp_do_mail },
 	{ "RCPT", ST(S_MAIL) | ST(S_RCPT), CMD_ARG, smtp_check_rcpt,
 	    smtp_do_rcpt },
 	{ "DATA", ST(S_MAIL) | ST(S_RCPT), CMD_NOARG, smtp_check_data,
 	    smtp_do_data },
-	{ "RSET", ST_ANY, CMD_NOARG, NULL, smtp_do_rset },
-	{ "NOOP", ST_ANY, 0, NULL, smtp_do_noop },
+	{ "RSET", ST_ANY, CMD_NOARG | CMD_JUNK, NULL, smtp_do_rset },
+	{ "NOOP", ST_ANY, CMD_JUNK, NULL, smtp_do_noop },
 	{ "QUIT", ST_ANY, CMD_NOARG, NULL, smtp_do_quit },
-	{ "HELP", ST_ANY, 0, NULL, smtp_do_help },
-	{ "VRFY", ST_ANY, CMD_ARG, NULL, smtp_do_vrfy },
-	{ "EXPN", ST_ANY, CMD_ARG, NULL, smtp_do_vrfy },
+	{ "HELP", ST_ANY, CMD_JUNK, NULL, smtp_do_help },
+	{ "VRFY", ST_ANY, CMD_ARG | CMD_JUNK, NULL, smtp_do_vrfy },
+	{ "EXPN", ST_ANY, CMD_ARG | CMD_JUNK, NULL, smtp_do_vrfy },
 	{ "XCLIENT", ST_ANY, 0, NULL, smtp_do_refuse },
 	{ "XFORWARD", ST_ANY, 0, NULL, smtp_do_refuse },
 	{ "BDAT", ST_ANY, 0, NULL, smtp_do_refuse },
@@ -1170,6 +1194,13 @@ smtp_command(struct smtp_session *s, char *line)
 		return;
 	}
 	s->verb = cmd->verb;
+	if ((cmd->flags & CMD_JUNK) && s->conf->max_junk_commands > 0 &&
+	    ++s->junk > s->conf->max_junk_commands) {
+		s->result = "too-many-junk";
+		smtp_reply(s, "421 4.7.0 %s Error: too many junk commands",
+		    s->conf->hostname);
+		return;
+	}
 	if (!(cmd->states & ST(s->state))) {
 		smtp_reply(s, "503 5.5.1 Error: bad sequence of commands");
 		return;
@@ -1285,7 +1316,7 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 	if (s.state != S_QUIT)
 		rbl_start_client(client->addr, client->family);
 	if (c->tls_wrapper && s.state != S_QUIT) {
-		if (auth_tls_start(s.io) == -1)
+		if (smtp_tls_start(&s) == -1)
 			smtp_end(&s, "tls-failed");
 		s.tls = s.state != S_QUIT;
 	}

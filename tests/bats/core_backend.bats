@@ -386,11 +386,43 @@ open(sys.argv[1], 'wb').write(out)" "$TMP/msg"
 	[[ $output == *"warning: backend_extensions lists dsn, the backend does not offer DSN"* ]] || fail "$output"
 	[[ $output == *"warning: backend_extensions lists smtputf8, the backend does not offer SMTPUTF8"* ]] || fail "$output"
 	[[ $output == *"warning: the backend offers neither XCLIENT nor XFORWARD: it will see the proxy's address"* ]] || fail "$output"
-	# a backend that has them all: no warning
+	# a backend that has what is listed: no warning about it; smtp-sink
+	# offers neither SIZE nor SMTPUTF8, so those parameters stay here
 	start_sink
 	write_conf "backend $BACKEND" "hostname proxy.test" "backend_extensions dsn"
 	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
-	[[ $status == 0 && $output != *warning* ]] || fail "status $status" "$output"
+	[[ $status == 0 ]] || fail "status $status" "$output"
+	[[ $output != *"backend_extensions lists"* && $output != *XCLIENT* ]] || fail "$output"
+	[[ $output == *"warning: the backend does not offer SIZE: SIZE= parameters are not forwarded"* ]] || fail "$output"
+	[[ $output == *"warning: the backend does not offer SMTPUTF8: SMTPUTF8 parameters are not forwarded"* ]] || fail "$output"
+	[[ $output != *"does not offer 8BITMIME"* && $output != *"does not offer DSN"* ]] || fail "$output"
+}
+
+@test "-n: the other way: the backend offers DSN that backend_extensions does not list" {
+	start_sink
+	write_conf "backend $BACKEND" "hostname proxy.test" "backend_extensions none"
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
+	[[ $status == 0 ]] || fail "status $status" "$output"
+	[[ $output == *"warning: the backend offers DSN, backend_extensions does not list dsn"* ]] || fail "$output"
+	[[ $output != *"offers SMTPUTF8"* ]] || fail "smtp-sink has no SMTPUTF8: $output"
+}
+
+@test "-n with backend_extensions auto (the default) writes backend_ehlo_cache" {
+	start_sink
+	mkdir -m 1777 "$TMP/state"
+	write_conf "backend $BACKEND" "hostname proxy.test" "backend_ehlo_cache $TMP/state/ehlo"
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
+	[[ $status == 0 ]] || fail "status $status" "$output"
+	[[ $output == *"backend_ehlo_cache: $TMP/state/ehlo written"* ]] || fail "$output"
+	[[ $output != *"backend_extensions lists"* && $output != *"backend offers"* ]] || fail "$output"
+	grep -qx DSN "$TMP/state/ehlo" || fail "cache: $(cat "$TMP/state/ehlo")"
+	grep -qx PIPELINING "$TMP/state/ehlo" || fail "cache: $(cat "$TMP/state/ehlo")"
+	! grep -q SMTPUTF8 "$TMP/state/ehlo" || fail "cache: $(cat "$TMP/state/ehlo")"
+	# an unwritable place: said, still exit 0
+	write_conf "backend $BACKEND" "hostname proxy.test" "backend_ehlo_cache $TMP/none/ehlo"
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
+	[[ $status == 0 ]] || fail "status $status" "$output"
+	[[ $output == *"warning: backend_ehlo_cache: $TMP/none/ehlo: No such file or directory"* ]] || fail "$output"
 }
 
 @test "-n: a backend host name that does not resolve: exit 111, the resolver's reason logged" {
@@ -402,4 +434,75 @@ open(sys.argv[1], 'wb').write(out)" "$TMP/msg"
 		fail "$output"
 	assert_log 'event=backend-error backend=no-such-host\.invalid:25 reason="[^"]+"$'
 	assert_log 'event=backend-error backend=no-such-host\.invalid:25 reason=connect '
+}
+
+# ---------------------------------------------------------------------------
+# MAIL and RCPT parameters go to the backend only when its EHLO reply offers
+# their extension (issue 11, part 2)
+
+# sink_dump_args KIND: the X-KIND-Args line(s) of the one message the sink
+# holds, without the header name
+sink_dump_args() {
+	sed -n "s/^X-$1-Args: //p" "$(sink_files)"
+}
+
+# trace_session: smtpproxy -T -d on $TMP/smtpproxy.conf with $TMP/in as the
+# client's side; the replies in $output, the -d trace in $TMP/trace
+trace_session() {
+	proxy_env "$SMTPPROXY_BIN" -d -f "$TMP/smtpproxy.conf" -T '[192.0.2.7]' \
+		<"$TMP/in" 2>"$TMP/trace"
+}
+
+@test "parameters: smtp-sink (no SIZE) gets BODY= and DSN's, never SIZE= nor AUTH=; max_message_size still refuses" {
+	start_sink
+	start_proxy 'backend_extensions dsn' 'sasl_mechanisms PLAIN' 'max_message_size 100000'
+	run smtp 'EHLO c\r\n' =1 'MAIL FROM:<s@test> SIZE=100001\r\n' =1 \
+		'MAIL FROM:<s@test> SIZE=100 BODY=8BITMIME RET=HDRS ENVID=e1 AUTH=<>\r\n' =1 \
+		'RCPT TO:<r@test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;r@test\r\n' =1 \
+		'DATA\r\n' =1 "$HELLO" =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 552 250 250 354 250 221"
+	assert_reply '552 5\.3\.4 '
+	settle
+	[[ $(sink_count) == 1 ]] || fail "sink holds $(sink_count) messages"
+	[[ $(sink_dump_args Mail) == '<s@test> BODY=8BITMIME RET=HDRS ENVID=e1' ]] ||
+		fail "MAIL as the backend got it: $(sink_dump_args Mail)"
+	[[ $(sink_dump_args Rcpt) == '<r@test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;r@test' ]] ||
+		fail "RCPT as the backend got it: $(sink_dump_args Rcpt)"
+}
+
+@test "parameters: smtp-sink -8 -N (no 8BITMIME, no DSN) gets none of BODY=, RET=, ENVID=, NOTIFY=, ORCPT=; -d says so" {
+	start_sink -8 -N
+	write_conf "backend $BACKEND" "log_file $TMP/smtpproxy.log" "hostname proxy.test" \
+		'backend_extensions dsn' "backend_ehlo_cache $TMP/ehlo"
+	printf '%s\r\n' 'EHLO c' 'MAIL FROM:<s@test> SIZE=100 BODY=8BITMIME RET=FULL ENVID=e2' \
+		'RCPT TO:<r@test> NOTIFY=NEVER ORCPT=rfc822;r@test' 'DATA' 'Subject: t' '' 'no params' '.' \
+		'QUIT' >"$TMP/in"
+	run trace_session
+	[[ $status == 0 ]] || fail "status $status" "$output" "$(cat "$TMP/trace")"
+	assert_codes "220 250 250 250 354 250 221"
+	# DSN is offered to the client as backend_extensions says
+	assert_reply '250[- ]DSN$'
+	wait_backend_idle
+	[[ $(sink_count) == 1 ]] || fail "sink holds $(sink_count) messages"
+	[[ $(sink_dump_args Mail) == '<s@test>' ]] || fail "MAIL as the backend got it: $(sink_dump_args Mail)"
+	[[ $(sink_dump_args Rcpt) == '<r@test>' ]] || fail "RCPT as the backend got it: $(sink_dump_args Rcpt)"
+	local p
+	for p in SIZE=100 BODY=8BITMIME RET=FULL ENVID=e2 NOTIFY=NEVER 'ORCPT=rfc822;r@test'; do
+		grep -qF "backend: not forwarding $p" "$TMP/trace" ||
+			fail "no 'not forwarding $p' in the trace:" "$(cat "$TMP/trace")"
+	done
+}
+
+@test "parameters: Postfix offers SIZE, so SIZE= reaches it (its message_size_limit answers at MAIL)" {
+	start_postfix 'message_size_limit = 100000'
+	start_proxy 'max_message_size 10000000'
+	run smtp 'EHLO c\r\n' =1 'MAIL FROM:<s@test> SIZE=200000\r\n' =1 \
+		'MAIL FROM:<s@test> SIZE=20\r\n' =1 'RCPT TO:<r@test>\r\n' =1 \
+		'DATA\r\n' =1 "$HELLO" =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 552 250 250 354 250 221"
+	assert_reply '552 5\.3\.4 Message size exceeds fixed limit$'
+	pf_settle
+	pf_wait_count 1
 }

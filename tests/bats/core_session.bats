@@ -39,7 +39,7 @@ version() {
 
 @test "EHLO: hostname, PIPELINING, SIZE, 8BITMIME, ENHANCEDSTATUSCODES and nothing else" {
 	start_sink
-	start_proxy
+	start_proxy 'backend_extensions none'
 	run smtp 'EHLO client.test\r\n' =1 'QUIT\r\n'
 	assert_closed
 	assert_codes "220 250 221"

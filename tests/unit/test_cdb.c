@@ -42,6 +42,29 @@ test_walks(void)
 	    "user@example.org @example.org user@", "address walk");
 	unit_str(walk(CDBT_ADDRESS, "postmaster"), "postmaster",
 	    "address without domain");
+	unit_str(walk(CDBT_ADDRESS, "Staff+X@Example.test"),
+	    "staff+x@example.test staff@example.test @example.test staff+x@ "
+	    "staff@", "extension: Postfix access(5) order");
+	unit_str(walk(CDBT_ADDRESS, "\"staff\"@example.test"),
+	    "staff@example.test @example.test staff@", "quoted dot-string");
+	unit_str(walk(CDBT_ADDRESS, "\"st\\aff\"@example.test"),
+	    "staff@example.test @example.test staff@", "escapes removed");
+	unit_str(walk(CDBT_ADDRESS, "\"st aff.\"@example.test"),
+	    "staff@example.test @example.test staff@",
+	    "not a dot-string: folded to the user it could alias");
+	unit_str(walk(CDBT_ADDRESS, "\"a..b+c\"@x"), "a.b+c@x a.b@x @x a.b+c@ "
+	    "a.b@", "folded dots, then the extension");
+	unit_str(walk(CDBT_ADDRESS, "+x@x"), "+x@x @x +x@",
+	    "a delimiter first is no extension");
+	cdbt_set_delimiters("-+");
+	unit_str(walk(CDBT_ADDRESS, "owner-list@x"), "owner-list@x @x "
+	    "owner-list@", "owner- keeps its '-' (as Postfix)");
+	unit_str(walk(CDBT_ADDRESS, "a-b+c@x"), "a-b+c@x a@x @x a-b+c@ a@",
+	    "first delimiter of the set");
+	cdbt_set_delimiters("");
+	unit_str(walk(CDBT_ADDRESS, "a+b@x"), "a+b@x @x a+b@",
+	    "no delimiter: no extension");
+	cdbt_set_delimiters("+");
 	unit_str(walk(CDBT_EXACT, "192.0.2.1"), "192.0.2.1", "exact");
 	unit_ok(cdbt_keys(CDBT_NETWORK, "192.168.1.2", keys, 140) == 36,
 	    "IPv4: address, 32 prefixes, 3 dotted prefixes");

@@ -308,8 +308,12 @@ start_proxy() {
 		[[ $keys == *" backend "* ]] || echo "backend ${BACKEND:?no backend started}"
 		[[ $keys == *" log_file "* ]] || echo "log_file $TMP/smtpproxy.log"
 		[[ $keys == *" hostname "* ]] || echo "hostname proxy.test"
+		# the learnt backend extensions stay in this test's own folder
+		[[ $keys == *" backend_ehlo_cache "* ]] ||
+			echo "backend_ehlo_cache $TMP/state/backend-ehlo"
 		printf '%s\n' "$@"
 	} >"$conf"
+	mkdir -p -m 1777 "$TMP/state"
 	chmod 644 "$conf"
 	touch "$TMP/smtpproxy.log"
 	chmod 666 "$TMP/smtpproxy.log"
