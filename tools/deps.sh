@@ -3,18 +3,30 @@
 #   tools/deps.sh build   compiler, pkg-config and the -dev libraries
 #   tools/deps.sh run     build + xinetd, swaks, Postfix (smtp-sink) for the demo
 #   tools/deps.sh test    run + bats, mandoc, sasl2-bin, rbldnsd, tinycdb, ...
+#   tools/deps.sh test --list   print the list only (tests/deps-check reads it)
+# Only these and what they Depend on are installed (no Recommends): a tool
+# the tests use must be here or in their Depends; tests/deps-check checks.
 set -eu
 
 build="gcc make pkg-config libssl-dev libsasl2-dev libc-ares-dev libcdb-dev libbsd-dev"
 run="$build xinetd swaks postfix iproute2"
-test="$run bats mandoc openssl sasl2-bin libsasl2-modules rbldnsd dnsmasq-base tinycdb python3 perl procps clang libclang-rt-14-dev nmap"
+# libnet-ssleay-perl: swaks's --tls (only a Recommends of swaks);
+# dovecot-lmtpd (and dovecot-core) and curl: the LMTP and sender interop tests
+test="$run bats mandoc openssl sasl2-bin libsasl2-modules rbldnsd dnsmasq-base
+    tinycdb python3 perl libnet-ssleay-perl procps clang libclang-rt-14-dev
+    nmap dovecot-lmtpd curl"
 
 case "${1:-build}" in
 build) want=$build ;;
 run) want=$run ;;
 test|bench) want=$test ;;
-*) echo "usage: $0 build|run|test" >&2; exit 100 ;;
+*) echo "usage: $0 build|run|test [--list]" >&2; exit 100 ;;
 esac
+if [ "${2:-}" = --list ]; then
+	# shellcheck disable=SC2086
+	echo $want
+	exit 0
+fi
 
 missing=
 for p in $want; do

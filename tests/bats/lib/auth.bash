@@ -171,7 +171,7 @@ s_client_raw() {
 # Exit: 0 the server closed, 2 timeout, 3 connection or handshake failure
 # (prints "# tls-failed REASON"), 4 closed while replies were awaited.
 tlssmtp() {
-	python3 -c "$TLSSMTP_PY" "$@" "$PROXY_HOST" "$PROXY_PORT"
+	/usr/bin/python3 -c "$TLSSMTP_PY" "$@" "$PROXY_HOST" "$PROXY_PORT"
 }
 
 read -r -d '' TLSSMTP_PY <<'PY' || true
