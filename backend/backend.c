@@ -587,6 +587,28 @@ backend_learn(struct backend *b, int force)
 	return backend_ext_save(b->conf->backend_ehlo_cache, b->ehlo, force);
 }
 
+/* backend_ask_extensions - with backend_extensions auto and nothing kept
+ * yet: a short connection (greeting, EHLO, QUIT), nothing said of the
+ * client, so that no DNS answer is waited for; the bits, or -1 */
+int
+backend_ask_extensions(const struct conf *c, double deadline)
+{
+	struct backend_reply	 r;
+	struct backend		*b;
+	int			 ext = -1;
+
+	if ((b = backend_start(c, &r)) == NULL)
+		return -1;
+	iobuf_set_deadline(&b->io, deadline);
+	if (backend_ehlo(b, c->hostname, &r) == 0 &&
+	    backend_starttls(b, &r) == 0) {
+		(void)backend_learn(b, 0);
+		ext = b->ext;
+	}
+	backend_close(b, 1);
+	return ext;
+}
+
 struct backend *
 backend_open(const struct conf *c, const struct backend_client *cl,
     struct backend_reply *r)

@@ -28,7 +28,9 @@
  * backend_extensions(conf, b) is what the client may be offered of DSN
  * and SMTPUTF8 (CONF_EXT_* bits): the configured list, or with auto the
  * backend's own (b's first EHLO reply, else the backend_ehlo_cache file);
- * -1 when auto and nothing is known yet (the caller may open b to learn).
+ * -1 when auto and nothing is known yet: backend_ask_extensions(conf,
+ * deadline) then asks the backend on a connection of its own (greeting,
+ * EHLO, QUIT, nothing of the client) and keeps the answer; bits or -1.
  * backend_ehlo_has(ehlo, kw) looks for a keyword in "\nKW params" lines;
  * backend_ext_bits(ehlo) gives their CONF_EXT_* bits; backend_ext_cached(
  * path) those of the cache file (-1: none); backend_ext_save(path, ehlo,
@@ -77,6 +79,7 @@ int		 backend_data_end(struct backend *, int,
 int		 backend_has(const struct backend *, const char *);
 int		 backend_extensions(const struct conf *,
 		    const struct backend *);
+int		 backend_ask_extensions(const struct conf *, double);
 int		 backend_ehlo_has(const char *, const char *);
 int		 backend_ext_bits(const char *);
 int		 backend_ext_cached(const char *);

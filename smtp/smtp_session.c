@@ -207,34 +207,23 @@ smtp_backend_client(const struct smtp_session *s, struct backend_client *bc)
  * The backend for this transaction: opened lazily, told who the client is.
  * One connection serves the whole session; it is replaced only when the
  * backend dropped it or would not take the client's new identity.  On
- * failure r holds the client's reply.
+ * failure the client hears why.
  */
-static int
-smtp_backend_get(struct smtp_session *s, struct backend_reply *r)
-{
-	struct backend_client bc;
-
-	smtp_backend_client(s, &bc);
-	if (s->be != NULL && backend_update(s->be, &bc, r) == 0)
-		return 0;
-	if (s->be != NULL)
-		smtp_backend_close(s, 0);
-	if ((s->be = backend_open(s->conf, &bc, r)) == NULL ||
-	    backend_update(s->be, &bc, r) == -1) {
-		if (s->be != NULL)
-			smtp_backend_close(s, 0);
-		return -1;
-	}
-	return 0;
-}
-
-/* smtp_backend_get, the client told when it fails. */
 static int
 smtp_backend_ready(struct smtp_session *s)
 {
-	struct backend_reply r;
+	struct backend_client	 bc;
+	struct backend_reply	 r;
 
-	if (smtp_backend_get(s, &r) == -1) {
+	smtp_backend_client(s, &bc);
+	if (s->be != NULL && backend_update(s->be, &bc, &r) == 0)
+		return 0;
+	if (s->be != NULL)
+		smtp_backend_close(s, 0);
+	if ((s->be = backend_open(s->conf, &bc, &r)) == NULL ||
+	    backend_update(s->be, &bc, &r) == -1) {
+		if (s->be != NULL)
+			smtp_backend_close(s, 0);
 		smtp_relay(s, &r);
 		return -1;
 	}
@@ -360,16 +349,16 @@ smtp_take_helo(struct smtp_session *s, const char *arg, int esmtp)
 }
 
 /* What of DSN and SMTPUTF8 the client may use.  With backend_extensions
- * auto and nothing learnt yet, ask the backend now when learn is set (the
- * connection then serves the transaction); else offer neither. */
+ * auto and nothing learnt yet, ask the backend now when learn is set (a
+ * short connection of its own: the client's name is not waited for);
+ * else offer neither. */
 static int
 smtp_backend_extensions(struct smtp_session *s, int learn)
 {
-	struct backend_reply	 r;
-	int			 ext = backend_extensions(s->conf, s->be);
+	int ext = backend_extensions(s->conf, s->be);
 
-	if (ext == -1 && learn && smtp_backend_get(s, &r) == 0)
-		ext = backend_extensions(s->conf, s->be);
+	if (ext == -1 && learn)
+		ext = backend_ask_extensions(s->conf, s->io->deadline);
 	return ext == -1 ? 0 : ext;
 }
 
