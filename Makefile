@@ -143,6 +143,7 @@ lint:
 	for f in $(SRCS) tools/mkcdb.c $(POPWATCH); do \
 	    $(CC) $(CFLAGS_ALL) -Werror -fsyntax-only $$f || exit 1; done
 	mandoc -Tlint -Wwarning man/*.[0-9]
+	tools/doccheck
 	if command -v cppcheck >/dev/null; then \
 	    cppcheck --quiet --error-exitcode=1 --std=c11 -I. \
 	    --suppress=missingIncludeSystem $(SRCS); fi
