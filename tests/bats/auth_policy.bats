@@ -209,3 +209,70 @@ rcpt_as() {
 	grep -Eq "with ESMTP id $qid" "$PF_DIR/mail/$qid.eml" ||
 		fail "Received header:" "$(head -3 "$PF_DIR/mail/$qid.eml")"
 }
+
+# --------------------------- addresses as the MTA delivers to (issue 11)
+
+# policy_tables: staff@example.test restricted to logged-in users (beside
+# the setup's tables), example.test local
+policy_tables() {
+	printf '%s\n' 'staff@example.test authenticated' >"$TMP/rcpts2.txt"
+	mk -t recipients "$TMP/rcpts2.txt" "$TMP/rcpts2.cdb"
+	printf 'example.test\n' >"$TMP/domains2.txt"
+	mk -t domains "$TMP/domains2.txt" "$TMP/domains2.cdb"
+}
+
+@test "restricted_recipients: quoted, escaped, folded and extended forms of a restricted user are refused 550 5.7.1 unauthenticated" {
+	policy_tables
+	NO_RELAYCLIENT=1 start_sink
+	NO_RELAYCLIENT=1 start_auth_proxy "restricted_recipients cdb:$TMP/rcpts2.cdb" \
+		"local_domains cdb:$TMP/domains2.cdb"
+	# Postfix delivers each of these to staff@example.test
+	rcpt_as - - '"staff"@example.test' '"st\aff"@example.test' 'staff+x@example.test' \
+		'"st aff"@example.test' 'STAFF+x@Example.Test' \
+		'"other user"@example.test' 'staffer@example.test' 'x+staff@example.test'
+	assert_codes "220 250 220 250 250 550 550 550 550 550 250 250 250 221"
+	assert_reply '550 5\.7\.1 <"staff"@example\.test>: Recipient restricted to authenticated users$'
+	assert_reply '550 5\.7\.1 <"st\\aff"@example\.test>: Recipient restricted to authenticated users$'
+	assert_reply '550 5\.7\.1 <staff\+x@example\.test>: Recipient restricted to authenticated users$'
+	assert_reply '550 5\.7\.1 <"st aff"@example\.test>: Recipient restricted to authenticated users$'
+	assert_log 'event=reject client=127\.0\.0\.1 cmd=RCPT reply="550 5\.7\.1 <STAFF\+x@Example\.Test>: Recipient restricted'
+	# logged in, every form passes
+	# (MAIL FROM:<> takes few recipients: two sessions)
+	rcpt_as bob "$BOB_PW" '"staff"@example.test' '"st\aff"@example.test' 'staff+x@example.test'
+	assert_codes "220 250 220 250 235 250 250 250 250 221"
+	rcpt_as bob "$BOB_PW" '"st aff"@example.test' 'STAFF+x@Example.Test'
+	assert_codes "220 250 220 250 235 250 250 250 221"
+}
+
+@test "restricted_recipients: recipient_delimiter empty means no extensions, '-+' makes both delimiters" {
+	policy_tables
+	NO_RELAYCLIENT=1 start_sink
+	NO_RELAYCLIENT=1 start_auth_proxy "restricted_recipients cdb:$TMP/rcpts2.cdb" \
+		"local_domains cdb:$TMP/domains2.cdb" 'recipient_delimiter'
+	rcpt_as - - 'staff+x@example.test' 'staff-x@example.test' '"staff"@example.test'
+	assert_codes "220 250 220 250 250 250 250 550 221"
+	wait_sessions_done
+	stop_pid "$XINETD_PID"
+	XINETD_PID=
+	NO_RELAYCLIENT=1 start_auth_proxy "restricted_recipients cdb:$TMP/rcpts2.cdb" \
+		"local_domains cdb:$TMP/domains2.cdb" 'recipient_delimiter -+'
+	rcpt_as - - 'staff-x@example.test' 'staff+x@example.test' 'staffx@example.test'
+	assert_codes "220 250 220 250 250 550 550 250 221"
+	assert_reply '550 5\.7\.1 <staff-x@example\.test>: Recipient restricted to authenticated users$'
+}
+
+@test "sender_logins strict: quoted and extended forms of an owned address need its owner (553 5.7.1)" {
+	start_sink
+	start_auth_proxy "sender_logins cdb:$TMP/senders.cdb"
+	mail_as - - '"alice"@example.test' 'alice+x@example.test' '"al\ice"@example.test' \
+		'"al ice"@example.test' '"someone else"@other.test'
+	assert_codes "220 250 220 250 553 250 553 250 553 250 553 250 250 250 221"
+	assert_reply '553 5\.7\.1 <"alice"@example\.test>: Sender address belongs to a user: authenticate first$'
+	assert_reply '553 5\.7\.1 <alice\+x@example\.test>: Sender address belongs to a user: authenticate first$'
+	mail_as alice "$ALICE_PW" '"alice"@example.test' 'alice+x@example.test' '"al ice"@example.test'
+	assert_codes "220 250 220 250 235 250 250 250 250 250 250 221"
+	mail_as bob "$BOB_PW" '"alice"@example.test' 'alice+x@example.test'
+	assert_codes "220 250 220 250 235 553 250 553 250 221"
+	assert_reply '553 5\.7\.1 <"alice"@example\.test>: Sender address not owned by user bob$'
+	assert_reply '553 5\.7\.1 <alice\+x@example\.test>: Sender address not owned by user bob$'
+}

@@ -78,9 +78,9 @@ t_session() {
 
 @test "after TLS the earlier EHLO is forgotten (RFC 3207 4.2); MAIL then is as on a fresh connection" {
 	# the session starts over as after the greeting: with helo_required
-	# no (the default, as Postfix) MAIL is taken without a new EHLO, but
-	# the name given before TLS is gone
-	start_auth_proxy
+	# no (as Postfix's default) MAIL is taken without a new EHLO, but the
+	# name given before TLS is gone
+	start_auth_proxy 'helo_required no'
 	run tlssmtp 'EHLO before.tls\r\n' =1 'STARTTLS\r\n' =1 @TLS \
 		'MAIL FROM:<s@remote.test>\r\n' =1 'QUIT\r\n' =1
 	[[ $status == 0 ]] || fail "tlssmtp status $status" "$output"
@@ -126,7 +126,7 @@ t_session() {
 	# server must drop it and wait for a ClientHello; we then close our
 	# side: the server may answer with a TLS alert, never with SMTP
 	smtp -t 5 'EHLO client.test\r\n' =1 'STARTTLS\r\nRSET\r\n' =1 +300 . >"$TMP/raw.out"
-	run python3 - "$TMP/raw.out" <<'PY'
+	run /usr/bin/python3 - "$TMP/raw.out" <<'PY'
 import sys
 d = open(sys.argv[1], "rb").read()
 mark = b"220 2.0.0 Ready to start TLS\r\n"
@@ -428,4 +428,42 @@ PY
 	grep -Eq 'postfix/smtpd\[[0-9]+\]: [0-9A-F]+: client=' "$TMP/postfix.log" &&
 		fail "a MAIL reached Postfix:" "$(cat "$TMP/postfix.log")"
 	true
+}
+
+# trickle_hello: rawsmtp items sending the start of a TLS ClientHello one
+# byte every 500 ms: 43 bytes, about 21 s, never a whole record (the
+# record header announces 512 bytes)
+trickle_hello() {
+	local hex b
+	hex='16 03 01 02 00 01 00 01 fc 03 03'
+	for b in $hex $(printf '41 %.0s' {1..32}); do
+		printf '%s\n' "\\x$b" +500
+	done
+}
+
+@test "STARTTLS, then a ClientHello trickled a byte every 0.5 s: cut off after timeout_tls, not timeout_command or timeout_session" {
+	start_auth_proxy 'timeout_tls 2' 'timeout_command 60' 'timeout_session 120'
+	local items=()
+	mapfile -t items < <(trickle_hello)
+	# rawsmtp gives up after 15 s (status 2): the proxy must close first
+	timed run smtp -t 15 'EHLO client.test\r\n' =1 'STARTTLS\r\n' =1 "${items[@]}"
+	assert_closed
+	assert_codes "220 250 220"
+	# not before the handshake had its 2 s
+	((T1 - T0 >= 1500)) || fail "closed after $((T1 - T0)) ms, before timeout_tls"
+	assert_log 'event=tls-error step=handshake reason="[^"]*timeout'
+	assert_log 'event=summary client=127\.0\.0\.1 .*result=tls-failed'
+}
+
+@test "tls_wrapper yes: a ClientHello trickled from the first byte is cut off after timeout_tls" {
+	PROXY_ARGS='-o tls_wrapper=yes' start_auth_proxy 'timeout_tls 2' 'timeout_command 60' \
+		'timeout_session 120'
+	local items=()
+	mapfile -t items < <(trickle_hello)
+	timed run smtp -G -t 15 "${items[@]}"
+	assert_closed
+	[[ -z $output ]] || fail "the proxy sent something on the TLS port:" "$output"
+	((T1 - T0 >= 1500)) || fail "closed after $((T1 - T0)) ms, before timeout_tls"
+	assert_log 'event=tls-error step=handshake reason="[^"]*timeout'
+	assert_log 'event=summary client=127\.0\.0\.1 .*result=tls-failed'
 }

@@ -165,3 +165,52 @@ dead_queried() {
 	assert_log 'event=summary client=127\.0\.0\.3 '
 	refute_log 'event=score'
 }
+
+# ehlo_flood N NAME: one rawsmtp item holding N "EHLO NAME" lines (sent in
+# one write)
+ehlo_flood() {
+	local i s=
+	for ((i = 0; i < $1; i++)); do
+		s+="EHLO $2\\r\\n"
+	done
+	printf '%s' "$s"
+}
+
+@test "80 EHLOs pipelined in one write do not use up the query slots: the sender's listing still counts (550, not 250)" {
+	# each EHLO starts A and AAAA lookups of its name, here one the dead
+	# server never answers: the lookups of the earlier EHLOs are stale but
+	# still waiting, and must not keep the MAIL's lookups from being sent
+	# (fail-open would then let a listed sender through)
+	start_dns_proxy "timeout_dns 2" "dnsbl dnsbl.test 2.5 0" "rhsbl rhsbl.test 2.5 0" \
+		"reject_score 5" "defer_score 5" "dns_error_action accept" \
+		"max_junk_commands 0" "$(dns_heuristics_off)"
+	run smtp -t 20 -b 127.0.0.2 "$(ehlo_flood 80 x.dead.test)" =80 \
+		'MAIL FROM:<a@test>\r\n' =1 'RCPT TO:<user@local.test>\r\n' =1 'QUIT\r\n'
+	[[ $status == 0 ]] || fail "rawsmtp status $status" "$output"
+	assert_reply_count 80 '250 8BITMIME$'
+	assert_codes "220 $(printf '250 %.0s' {1..80})250 550 221"
+	assert_reply "550 5\\.7\\.1 Client \\[127\\.0\\.0\\.2\\] refused \\(score $(num_re 5)\\): "
+	assert_score 127.0.0.2 reject 5 'DNSBL(dnsbl.test)=2.5' 'RHSBL(rhsbl.test)=2.5'
+	refute_check 127.0.0.2 'DNSERR(rhsbl.test)'
+	refute_check 127.0.0.2 'NOTASKED(rhsbl.test)'
+	refute_log 'no free query slot'
+	# the EHLOs' lookups were sent: it was the dead server that held them
+	dead_queried x.dead.test || fail "the HELO name was not asked" "$(cat "$DNS_DIR/dead.log")"
+}
+
+@test "a check that could not be asked (dns_servers c-ares refuses) defers 451 4.4.3 even with dns_error_action accept" {
+	# "resolver.example" is no address: c-ares cannot use it, so no query
+	# is ever sent; a check never asked must not count as passed
+	printf 'local.test\n' >"$TMP/local.txt"
+	dns_mkcdb -t domains "$TMP/local.txt" "$TMP/local.cdb" >/dev/null
+	NO_RELAYCLIENT=1 start_proxy "local_domains cdb:$TMP/local.cdb" \
+		"dns_servers resolver.example" "dnsbl dnsbl.test 5 0" "rhsbl rhsbl.test 5 0" \
+		"dns_error_action accept" "$(dns_heuristics_off)"
+	dns_session 127.0.0.2 good.test a@test
+	assert_codes "220 250 250 451 221"
+	assert_reply '451 4\.4\.3 Temporary DNS failure, try again later$'
+	assert_score 127.0.0.2 tempfail 0 'NOTASKED(dnsbl.test)=0' 'NOTASKED(rhsbl.test)=0'
+	assert_log 'event=dns-error reason="c-ares: '
+	assert_log 'event=dns-error query=2\.0\.0\.127\.dnsbl\.test reason="no resolver"'
+	assert_log 'event=dns-error query=test\.rhsbl\.test reason="no resolver"'
+}

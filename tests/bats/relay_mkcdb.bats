@@ -332,3 +332,39 @@ EOF
 	run mk -t senders "$TMP/s.txt" "$TMP/s.cdb"
 	[[ $status == 100 && $output == *"value too long"* ]] || fail "exit $status" "$output"
 }
+
+@test "senders and recipients: a quoted local part is refused with file:line (exit 100), nothing written" {
+	local type value
+	for type in senders recipients; do
+		[[ $type == senders ]] && value=alice || value=authenticated
+		printf 'ok@example.test %s\n"x"@a.b %s\n' "$value" "$value" >"$TMP/$type.txt"
+		run mk -t "$type" "$TMP/$type.txt" "$TMP/$type.cdb"
+		[[ $status == 100 ]] || fail "$type: exit $status" "$output"
+		[[ $output == *"$type.txt:2: \"x\"@a.b: local part not in the form mail is delivered to"* ]] ||
+			fail "$type: no file:line naming the key" "$output"
+		[[ $output != *"$type.txt:1:"* ]] || fail "$type: line 1 refused" "$output"
+		[[ ! -e $TMP/$type.cdb ]] || fail "$type: a table was written"
+		no_temp_left "$TMP"
+	done
+}
+
+@test "-q looks an address up as the MTA delivers to it: user+ext@domain finds user@domain, a quoted one the unquoted key" {
+	printf 'staff@example.test authenticated\n' >"$TMP/r.txt"
+	mk -t recipients "$TMP/r.txt" "$TMP/r.cdb"
+	local a
+	for a in 'staff+x@example.test' 'STAFF+x@Example.Test' '"staff"@example.test' \
+	    '"st\aff"@example.test' '"st aff"@example.test'; do
+		run mk -q "$a" "$TMP/r.cdb"
+		[[ $status == 0 && $output == "staff@example.test authenticated" ]] ||
+			fail "-q $a: exit $status" "$output"
+	done
+	run mk -q 'staffer@example.test' "$TMP/r.cdb"
+	[[ $status == 1 ]] || fail "staffer@ found: $output"
+	# a key with its extension is more specific than the user's own
+	printf 'staff@example.test authenticated\nstaff+board@example.test alice\n' >"$TMP/r.txt"
+	mk -t recipients "$TMP/r.txt" "$TMP/r.cdb"
+	run mk -q 'staff+board@example.test' "$TMP/r.cdb"
+	[[ $status == 0 && $output == "staff+board@example.test alice" ]] || fail "$output"
+	run mk -q 'staff+other@example.test' "$TMP/r.cdb"
+	[[ $status == 0 && $output == "staff@example.test authenticated" ]] || fail "$output"
+}
