@@ -664,9 +664,15 @@ EOF
 	assert_log 'cmd=MAIL reply="503 5\.5\.1 Error: send HELO/EHLO first"'
 	stop_pid "$XINETD_PID"
 	XINETD_PID=
-	start_proxy 'helo_default ve'
+	start_proxy 'helo_required no' 'helo_default ve'
 	run smtp 'MAIL FROM:<a@b.test>\r\n' =1 'QUIT\r\n'
 	assert_codes "220 250 221"
+	# yes is the default (RFC 5321 4.1.4: a session starts with one)
+	stop_pid "$XINETD_PID"
+	XINETD_PID=
+	start_proxy 'helo_default ve'
+	run smtp 'MAIL FROM:<a@b.test>\r\n' =1 'QUIT\r\n'
+	assert_codes "220 503 221"
 }
 
 @test "helo_syntax strict: a domain or an address literal only; loose takes anything" {
