@@ -39,7 +39,8 @@ CDBSRCS	 = cdb/cdb_read.c cdb/cdb_write.c
 SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c backend/backend_ext.c \
 	   smtp/smtp_session.c smtp/smtp_parse.c smtp/smtp_data.c \
 	   smtp/smtp_helo.c \
-	   relay/relay.c rbl/rbl.c rbl/rbl_names.c auth/auth_tls.c \
+	   relay/relay.c rbl/rbl_dns.c rbl/rbl_score.c rbl/rbl_names.c \
+	   auth/auth_tls.c \
 	   auth/auth_sasl.c auth/auth_policy.c auth/auth_dl.c auth/auth_b64.c \
 	   $(CDBSRCS)
 LIBSRCS	 = $(filter-out smtpproxy.c,$(SRCS))

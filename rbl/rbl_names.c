@@ -1,6 +1,7 @@
 /*
  * rbl_names.c: pure helpers of the DNS policy: query names and the two
- * guesses about names (random-looking sender, dynamic-looking host).
+ * guesses about names (random-looking sender, dynamic-looking host), and
+ * whether a HELO name is numeric.
  */
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -130,4 +131,12 @@ rbl_looks_dialup(const char *name, const char *addr)
 				return 1;
 	}
 	return 0;
+}
+
+/* rbl_helo_numeric - an address literal or a name made of digits and
+ * dots: nothing to look up */
+int
+rbl_helo_numeric(const char *helo)
+{
+	return helo[0] == '[' || strspn(helo, "0123456789.") == strlen(helo);
 }

@@ -80,6 +80,7 @@ struct smtp_session {
 	char				 delayed[320];	/* delay_reject */
 	int				 tarpit;	/* next delay, s */
 	struct backend			*be;
+	struct rbl_session		*rbl;		/* the DNS policy's */
 	double				 start;
 	const char			*result;
 };
@@ -199,7 +200,7 @@ smtp_backend_client(const struct smtp_session *s, struct backend_client *bc)
 	bc->helo = s->helo;
 	bc->esmtp = s->esmtp;
 	bc->login = s->login;
-	bc->name = rbl_client_name();
+	bc->name = rbl_client_name(s->rbl);
 	bc->deadline = s->io->deadline;
 }
 
@@ -344,7 +345,7 @@ smtp_take_helo(struct smtp_session *s, const char *arg, int esmtp)
 		smtp_reset(s);
 	strlcpy(s->helo, arg, sizeof(s->helo));
 	s->esmtp = esmtp;
-	rbl_start_helo(s->helo);
+	rbl_start_helo(s->rbl, s->helo);
 	smtp_enter(s, S_HELO);
 }
 
@@ -482,7 +483,7 @@ smtp_domain_check(struct smtp_session *s, const char *domain,
 
 	if (domain[0] == '\0')
 		return 0;	/* no domain: the backend qualifies it */
-	if ((r = rbl_domain_exists(domain)) == 1)
+	if ((r = rbl_domain_exists(s->rbl, domain)) == 1)
 		return 0;
 	if (r == 0)
 		smtp_reply(s, "550 %s <%s>: %s address domain not found", enh,
@@ -538,18 +539,18 @@ smtp_check_mail(struct smtp_session *s, const char *arg)
 
 /* The sender's DNS checks start now, to be done by the first RCPT. */
 static void
-smtp_sender_checks(const struct smtp_path *from)
+smtp_sender_checks(struct smtp_session *s, const struct smtp_path *from)
 {
 	char		 local[SMTP_ADDR_MAX];
 	const char	*at = strrchr(from->addr, '@');
 
 	if (from->null) {
-		rbl_start_sender(NULL, NULL);
+		rbl_start_sender(s->rbl, NULL, NULL);
 		return;
 	}
 	snprintf(local, sizeof(local), "%.*s", at ? (int)(at - from->addr) :
 	    (int)strlen(from->addr), from->addr);
-	rbl_start_sender(local, at ? at + 1 : "");
+	rbl_start_sender(s->rbl, local, at ? at + 1 : "");
 }
 
 /* Send one envelope command with the parameters the backend takes; relay
@@ -579,13 +580,45 @@ static void
 smtp_do_mail(struct smtp_session *s, const char *arg)
 {
 	(void)arg;
-	smtp_sender_checks(&s->from);
+	smtp_sender_checks(s, &s->from);
 	if (smtp_backend_ready(s) == -1)
 		return;
 	if (smtp_forward(s, "MAIL FROM:", s->from.addr)) {
 		snprintf(s->from_log, sizeof(s->from_log), "<%s>", s->from.addr);
 		smtp_enter(s, S_MAIL);
 	}
+}
+
+/* The DNS policy decides, the session tells (rblsmtpd): the reply for
+ * its verdict, in reply; 0 = accept. */
+static int
+smtp_rbl_reply(struct smtp_session *s, char *reply, size_t size)
+{
+	const struct rbl_verdict	*v = rbl_decide(s->rbl);
+	const char			*ip = s->client->addr;
+	char				 detail[700];
+
+	if (v->lists[0] != '\0')
+		snprintf(detail, sizeof(detail), "listed by %.300s%s%s", v->lists,
+		    v->txt[0] ? ": " : "", v->txt);
+	else
+		snprintf(detail, sizeof(detail), "%s", v->names[0] ? v->names :
+		    "score");
+	if (v->result == RBL_REJECT && v->too_many_lists)
+		snprintf(reply, size, "550 5.7.1 Client [%s] refused: listed "
+		    "by %d DNS lists: %.300s", ip, v->hits, v->lists);
+	else if (v->result == RBL_REJECT)
+		snprintf(reply, size, "550 5.7.1 Client [%s] refused (score "
+		    "%.2f): %.300s", ip, v->score, detail);
+	else if (v->result == RBL_TEMPFAIL)
+		snprintf(reply, size, "451 4.4.3 Temporary DNS failure, try "
+		    "again later");
+	else if (v->result == RBL_DEFER)
+		snprintf(reply, size, "450 4.7.1 Client [%s] deferred (score "
+		    "%.2f): %.300s", ip, v->score, detail);
+	else
+		return 0;
+	return -1;
 }
 
 static int
@@ -617,14 +650,15 @@ smtp_check_rcpt(struct smtp_session *s, const char *arg)
 	    smtp_domain_check(s, s->to.domain, s->to.addr, "Recipient",
 	    "5.1.2") == -1)
 		return -1;
-	rbl_add_style_score(smtp_flag(s, 'X') ? s->conf->helo_style_score : 0);
+	rbl_add_style_score(s->rbl, smtp_flag(s, 'X') ?
+	    s->conf->helo_style_score : 0);
 	if (relay_check_rcpt(s->client->addr, s->to.addr, s->login[0] != '\0',
 	    reply, sizeof(reply)) == -1 ||
 	    auth_check_recipient(s->login, s->to.addr, reply,
 	    sizeof(reply)) == -1 ||
 	    (s->login[0] == '\0' && !smtp_flag(s, 'N') &&
 	    !relay_client_trusted(s->client->addr) &&
-	    rbl_decide(reply, sizeof(reply)) == -1)) {
+	    smtp_rbl_reply(s, reply, sizeof(reply)) == -1)) {
 		smtp_reply(s, "%s", reply);
 		return -1;
 	}
@@ -769,7 +803,7 @@ static int
 smtp_trace_headers(struct smtp_session *s)
 {
 	char		 buf[1400], date[64];
-	const char	*tls = auth_tls_summary(), *hdr = rbl_header();
+	const char	*tls = auth_tls_summary(), *hdr = rbl_header(s->rbl);
 	time_t		 now = time(NULL);
 	int		 n = 0;
 
@@ -931,7 +965,7 @@ smtp_restart(struct smtp_session *s)
 	s->login[0] = '\0';	/* RFC 3207 4.2: forget what came before */
 	s->delayed[0] = '\0';
 	s->flags = s->conf->helo_default;
-	rbl_start_helo("");
+	rbl_start_helo(s->rbl, "");
 	auth_sasl_abort();
 	smtp_enter(s, S_CONNECTED);
 }
@@ -1250,7 +1284,7 @@ smtp_summary(const struct smtp_session *s)
 	    s->client->addr, s->helo[0] ? s->helo : "-", tls ? tls : "no",
 	    s->login[0] ? s->login : "-",
 	    s->from_log[0] ? s->from_log : "-", s->rcpts_total, s->accepted,
-	    rbl_score_text(),
+	    rbl_score_text(s->rbl),
 	    s->result ? s->result : "closed", iobuf_now() - s->start,
 	    ru.ru_maxrss);
 }
@@ -1285,7 +1319,8 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 
 	s.start = iobuf_now();
 	if ((s.line = malloc((size_t)c->max_line_length + 1)) == NULL ||
-	    (s.io = malloc(sizeof(*s.io))) == NULL) {
+	    (s.io = malloc(sizeof(*s.io))) == NULL ||
+	    (s.rbl = rbl_session_new(c)) == NULL) {
 		(void)!write(wfd, "421 4.3.0 Out of memory\r\n", 25);
 		fatal("malloc");
 	}
@@ -1303,7 +1338,7 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 	    smtp_pregreet(&s) == -1)
 		smtp_end(&s, s.result ? s.result : "pregreet");
 	if (s.state != S_QUIT)
-		rbl_start_client(client->addr, client->family);
+		rbl_start_client(s.rbl, client->addr, client->family);
 	if (c->tls_wrapper && s.state != S_QUIT) {
 		if (smtp_tls_start(&s) == -1)
 			smtp_end(&s, "tls-failed");
@@ -1321,6 +1356,7 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 	auth_tls_close();
 	smtp_backend_close(&s, 1);
 	smtp_summary(&s);
+	rbl_session_free(s.rbl);
 	free(s.line);
 	free(s.io);
 	return 0;

@@ -9,13 +9,14 @@
  * four octets before it and an IPv6 one 32 nibbles; a name that does not
  * fit is refused, never cut); rbl_looks_random() on the line and the first
  * word; rbl_looks_dialup() on the rest with the first word as the client
- * address, and on the whole line with a fixed address; then the line as a
- * dnsbl, dnswl and rhsbl value with conf_set, the way -o dnsbl=... would
- * give it: an accepted line is stored as written, its zone in lower case;
- * conf_filter_match() is asked about four answer bytes taken from the line
- * (a zone without a filter, or with "=*.*.*.*", must take any answer).
- * The struct conf lives across the lines of an input (never more than 32
- * zones per list) and is freed at its end.
+ * address, and on the whole line with a fixed address; rbl_helo_numeric()
+ * on the first word; then the line as a dnsbl, dnswl and rhsbl value with
+ * conf_set, the way -o dnsbl=... would give it: an accepted line is
+ * stored as written, its zone in lower case; conf_filter_match() is asked
+ * about four answer bytes taken from the line (a zone without a filter,
+ * or with "=*.*.*.*", must take any answer).  The struct conf lives across
+ * the lines of an input (never more than 32 zones per list) and is freed
+ * at its end.
  *
  *   make fuzz FUZZ_TARGETS=rbl
  *   build/fuzz/fuzz_rbl corpus-dir
@@ -140,6 +141,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)rbl_looks_random(word);
 		(void)rbl_looks_dialup(rest, word);
 		(void)rbl_looks_dialup(line, "192.0.2.25");
+		(void)rbl_helo_numeric(word);
 		check_zone(&c, "dnsbl", line);
 		check_zone(&c, "dnswl", line);
 		check_zone(&c, "rhsbl", line);

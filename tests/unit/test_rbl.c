@@ -1,4 +1,7 @@
-/* test_rbl: query names, the name guesses, zone lines and their filters. */
+/* test_rbl: query names, the name guesses, zone lines and their filters,
+ * and a session's state without the DNS policy. */
+#include <sys/socket.h>
+
 #include "conf/conf.h"
 #include "rbl/rbl.h"
 #include "unit.h"
@@ -112,11 +115,51 @@ test_zones(void)
 	conf_free(&c);
 }
 
+static void
+test_numeric(void)
+{
+	unit_ok(rbl_helo_numeric("[192.0.2.1]"), "address literal is numeric");
+	unit_ok(rbl_helo_numeric("192.0.2.1"), "dotted digits are numeric");
+	unit_ok(rbl_helo_numeric(""), "empty HELO counts as numeric");
+	unit_ok(!rbl_helo_numeric("mail.example.org"), "a name is not numeric");
+	unit_ok(!rbl_helo_numeric("192.0.2.1a"), "a letter makes a name");
+}
+
+/* Without lists or weights: nothing asked, nothing scored, accept. */
+static void
+test_session_off(void)
+{
+	struct conf			 c;
+	struct rbl_session		*rs;
+	const struct rbl_verdict	*v;
+
+	conf_init(&c);
+	rbl_init(&c);
+	unit_ok((rs = rbl_session_new(&c)) != NULL, "session state made");
+	if (rs == NULL)
+		return;
+	unit_str(rbl_score_text(rs), "-", "no score before a decision");
+	rbl_start_client(rs, "192.0.2.1", AF_INET);
+	rbl_start_helo(rs, "mail.example.org");
+	rbl_start_sender(rs, "someone", "example.org");
+	v = rbl_decide(rs);
+	unit_ok(v->result == RBL_ACCEPT && v->score == 0 && v->hits == 0,
+	    "policy off: accept");
+	unit_ok(rbl_header(rs) == NULL, "policy off: no score header");
+	unit_ok(rbl_client_name(rs) == NULL, "policy off: no client name");
+	unit_ok(rbl_domain_exists(rs, "[192.0.2.1]") == 1,
+	    "an address literal exists without DNS");
+	rbl_session_free(rs);
+	conf_free(&c);
+}
+
 int
 main(void)
 {
 	test_reverse();
 	test_guesses();
 	test_zones();
+	test_numeric();
+	test_session_off();
 	return unit_done();
 }
