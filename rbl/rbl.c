@@ -173,7 +173,7 @@ rbl_list_answer(struct rbl_query *q)
 			    "listing", q->name, a[0], a[1], a[2], a[3]);
 			return;
 		}
-		if (conf_filter_match(&zs->z[q->zone], a))
+		if (rbl_filter_match(&zs->z[q->zone], a))
 			q->hit = 1;
 	}
 	if (q->hit && q->kind != Q_DNSWL)
@@ -747,13 +747,13 @@ rbl_score_heuristics(struct rbl_score *s)
 		if (w->off || (v = rbl_verdict(h)) == V_SKIP)
 			continue;
 		snprintf(what, sizeof(what), "%s%s", v == V_HIT ? "" : "NOT_",
-		    conf_heuristic_names[h]);
+		    rbl_heuristic_names[h]);
 		for (i = 0; what[i] != '\0'; i++)
 			what[i] = (char)toupper((unsigned char)what[i]);
 		rbl_add(s, what, v == V_HIT ? w->hit : w->miss);
 		if (v == V_HIT)
 			rbl_append(s->names, sizeof(s->names),
-			    conf_heuristic_names[h]);
+			    rbl_heuristic_names[h]);
 	}
 }
 

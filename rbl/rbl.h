@@ -26,6 +26,15 @@
  * rbl_header() is the X-Smtpproxy-Score line of the last decision (with
  * add_score_header yes), or NULL.
  *
+ * The configuration syntax (rbl_conf.c), called by conf/ at load:
+ * rbl_zone_parse(key, line, z, why, wlen) reads a dnsbl/dnswl/rhsbl line
+ * "zone hit miss [=filter]" into z (0, or -1 with why); rbl_filter_match(z,
+ * a) says whether the IPv4 answer a (4 bytes) passes z's filter;
+ * rbl_weight_defaults(w) fills the CONF_H_COUNT rows of w with
+ * policyd-weight's weights; rbl_weight_parse(line, w, why, wlen) reads a
+ * "name hit miss" or "name off" line into its row of w.
+ * rbl_heuristic_names[] are those rows' names.
+ *
  * Pure helpers, exported for the unit tests: rbl_reverse(addr, zone, out)
  * builds "4.3.2.1.zone" or the 32 IPv6 nibbles; rbl_looks_random(local);
  * rbl_looks_dialup(name, addr).
@@ -50,6 +59,15 @@ const char	*rbl_score_text(void);
 const char	*rbl_client_name(void);
 int		 rbl_domain_exists(const char *);
 void		 rbl_add_style_score(double);
+
+extern const char *const rbl_heuristic_names[CONF_H_COUNT];
+int		 rbl_zone_parse(const char *, const char *, struct conf_zone *,
+		    char *, size_t);
+int		 rbl_filter_match(const struct conf_zone *,
+		    const unsigned char *);
+void		 rbl_weight_defaults(struct conf_weight *);
+int		 rbl_weight_parse(const char *, struct conf_weight *, char *,
+		    size_t);
 
 int		 rbl_reverse(const char *, const char *, char *, size_t);
 int		 rbl_looks_random(const char *);
