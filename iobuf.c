@@ -79,7 +79,8 @@ iobuf_wait_fd(struct iobuf *io, int fd, short events)
 		 * slowly it trickles in (Postfix's smtpd_per_record_deadline) */
 		if (io->line_deadline > 0) {
 			left = io->line_deadline - iobuf_now();
-			limit = left > 0 ? left : 0;
+			if (left < limit)
+				limit = left > 0 ? left : 0;
 		}
 		if (io->deadline > 0) {
 			left = io->deadline - iobuf_now();
