@@ -40,7 +40,7 @@ SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c backend/backend_
 	   smtp/smtp_session.c smtp/smtp_parse.c smtp/smtp_data.c \
 	   smtp/smtp_helo.c \
 	   relay/relay.c rbl/rbl_dns.c rbl/rbl_score.c rbl/rbl_names.c \
-	   auth/auth_tls.c \
+	   rbl/rbl_conf.c auth/auth_tls.c \
 	   auth/auth_sasl.c auth/auth_policy.c auth/auth_dl.c auth/auth_b64.c \
 	   $(CDBSRCS)
 LIBSRCS	 = $(filter-out smtpproxy.c,$(SRCS))
@@ -64,7 +64,7 @@ all: smtpproxy $(TOOLS)
 smtpproxy: $(SRCS:%.c=$(REL)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-tools/mkcdb: $(REL)/tools/mkcdb.o $(REL)/conf/conf.o $(REL)/log.o \
+tools/mkcdb: $(REL)/tools/mkcdb.o $(REL)/conf/conf.o $(REL)/rbl/rbl_conf.o $(REL)/log.o \
 	    $(CDBSRCS:%.c=$(REL)/%.o)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -79,7 +79,7 @@ $(REL)/%.o: %.c $(HDRS)
 
 asan: $(ASAN)/smtpproxy $(ASAN)/mkcdb $(ASAN)/popwatch
 
-$(ASAN)/mkcdb: $(ASAN)/tools/mkcdb.o $(ASAN)/conf/conf.o $(ASAN)/log.o \
+$(ASAN)/mkcdb: $(ASAN)/tools/mkcdb.o $(ASAN)/conf/conf.o $(ASAN)/rbl/rbl_conf.o $(ASAN)/log.o \
 	    $(CDBSRCS:%.c=$(ASAN)/%.o)
 	$(CC) $(SAN) -o $@ $^ $(LIBS)
 
@@ -167,13 +167,13 @@ FUZZ_CFLAGS = -fsanitize=fuzzer,address,undefined \
 	   $$(pkg-config --cflags $(PKGS))
 FUZZ_command	= smtp/smtp_parse.c
 FUZZ_data	= smtp/smtp_data.c
-FUZZ_conf	= conf/conf.c
-FUZZ_mkcdb	= $(CDBSRCS) conf/conf.c log.c
+FUZZ_conf	= conf/conf.c rbl/rbl_conf.c
+FUZZ_mkcdb	= $(CDBSRCS) conf/conf.c rbl/rbl_conf.c log.c
 FUZZ_popwatch	= tools/popwatch_match.c
 FUZZ_auth	= auth/auth_b64.c auth/auth_sasl.c auth/auth_tls.c \
 		  auth/auth_dl.c iobuf.c log.c \
-		  smtp/smtp_helo.c smtp/smtp_parse.c conf/conf.c
-FUZZ_rbl	= rbl/rbl_names.c conf/conf.c
+		  smtp/smtp_helo.c smtp/smtp_parse.c conf/conf.c rbl/rbl_conf.c
+FUZZ_rbl	= rbl/rbl_names.c conf/conf.c rbl/rbl_conf.c
 
 $(FUZZ)/fuzz_%: tests/fuzz/fuzz_%.c $(LIBSRCS) $(POPWATCH) $(HDRS) \
 	    tools/popwatch.h
@@ -216,7 +216,7 @@ valgrind: deps-test
 $(COV)/smtpproxy: $(SRCS:%.c=$(COV)/%.o)
 	$(CC) $(COVFLAGS) -o $@ $^ $(LIBS)
 
-$(COV)/mkcdb: $(COV)/tools/mkcdb.o $(COV)/conf/conf.o $(COV)/log.o \
+$(COV)/mkcdb: $(COV)/tools/mkcdb.o $(COV)/conf/conf.o $(COV)/rbl/rbl_conf.o $(COV)/log.o \
 	    $(CDBSRCS:%.c=$(COV)/%.o)
 	$(CC) $(COVFLAGS) -o $@ $^ $(LIBS)
 

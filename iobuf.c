@@ -34,6 +34,12 @@ iobuf_set_deadline(struct iobuf *io, double deadline)
 }
 
 void
+iobuf_set_timeout(struct iobuf *io, int seconds)
+{
+	io->timeout = seconds;
+}
+
+void
 iobuf_set_line_deadline(struct iobuf *io, double when)
 {
 	io->line_deadline = when;
@@ -309,6 +315,30 @@ size_t
 iobuf_buffered(const struct iobuf *io)
 {
 	return io->rlen - io->rpos;
+}
+
+/* iobuf_input_within - does input (or EOF) arrive within ms milliseconds?
+ * 1 yes, 0 no; for postscreen's pregreet test. */
+int
+iobuf_input_within(struct iobuf *io, int ms)
+{
+	struct pollfd pfd = { .fd = io->rfd, .events = POLLIN };
+
+	if (io->rpos < io->rlen)
+		return 1;
+	return poll(&pfd, 1, ms) > 0;
+}
+
+/* iobuf_last_words - after a timeout, one more bounded chance to write
+ * (the 421 that says why): the sticky error is cleared, the session
+ * deadline lifted, each wait bounded by seconds. */
+void
+iobuf_last_words(struct iobuf *io, int seconds)
+{
+	io->err = IOBUF_OK;
+	io->deadline = 0;
+	io->line_deadline = 0;
+	io->timeout = seconds;
 }
 
 /* Drop buffered input (after STARTTLS, or before closing). */

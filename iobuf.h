@@ -17,9 +17,14 @@
  * iobuf_peek() shows the buffered input (reading some if there is none) for
  * DATA; 0 means EOF, -1 an error (see iobuf->err); iobuf_consume() takes
  * what the caller used.
- * iobuf_set_line_deadline(io, when) bounds every wait until the caller
+ * iobuf_set_timeout(io, seconds) changes the bound of each wait (DATA has
+ * its own); iobuf_set_line_deadline(io, when) bounds every wait until the caller
  * clears it (0) by an absolute time: a message line, a TLS handshake.
- * Errors are sticky: once err is set, every call fails.
+ * iobuf_input_within(io, ms) says whether input (or EOF) arrives within
+ * ms milliseconds, without reading it.
+ * Errors are sticky: once err is set, every call fails; the one exception
+ * is iobuf_last_words(io, seconds), which after a timeout lets the caller
+ * write its last reply, each wait bounded by seconds.
  */
 #ifndef SMTPPROXY_IOBUF_H
 #define SMTPPROXY_IOBUF_H
@@ -78,20 +83,24 @@ struct iobuf {
 	char		 wbuf[IOBUF_SIZE];
 };
 
-void		 iobuf_init(struct iobuf *, int, int, int);
+void		 iobuf_init(struct iobuf *io, int rfd, int wfd, int timeout);
 void		 iobuf_set_deadline(struct iobuf *, double);
 void		 iobuf_set_line_deadline(struct iobuf *, double);
+void		 iobuf_set_timeout(struct iobuf *, int);
 double		 iobuf_now(void);
-enum iobuf_line	 iobuf_getline(struct iobuf *, char *, size_t, size_t *);
+enum iobuf_line	 iobuf_getline(struct iobuf *io, char *buf, size_t size,
+		    size_t *len);
 ssize_t		 iobuf_peek(struct iobuf *, const char **);
 void		 iobuf_consume(struct iobuf *, size_t);
 size_t		 iobuf_buffered(const struct iobuf *);
 void		 iobuf_discard(struct iobuf *);
+int		 iobuf_input_within(struct iobuf *, int);
+void		 iobuf_last_words(struct iobuf *, int);
 int		 iobuf_write(struct iobuf *, const void *, size_t);
 int		 iobuf_printf(struct iobuf *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 int		 iobuf_flush(struct iobuf *);
 const char	*iobuf_strerror(const struct iobuf *);
-int		 iobuf_wait_fd(struct iobuf *, int, short);
+int		 iobuf_wait_fd(struct iobuf *io, int fd, short events);
 
 #endif

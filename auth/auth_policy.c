@@ -77,7 +77,7 @@ auth_check_sender(const char *login, const char *addr, char *reply,
 		return -1;
 	}
 	if (rc == CDBT_FOUND &&
-	    policy_conf->sender_login_match == 0 /* strict */) {
+	    policy_conf->sender_login_match == CONF_LOGIN_STRICT) {
 		snprintf(reply, size, "553 5.7.1 <%s>: Sender address belongs to "
 		    "a user: authenticate first", addr);
 		return -1;

@@ -211,7 +211,7 @@ auth_tls_check(FILE *out)
 static int
 tls_ctx_make(void)
 {
-	int min = tls_conf->tls_protocols == 1 ? TLS1_3_VERSION : TLS1_2_VERSION;
+	int min = tls_conf->tls_protocols == CONF_TLS_V13 ? TLS1_3_VERSION : TLS1_2_VERSION;
 
 	if (tls_ctx != NULL)
 		return 0;

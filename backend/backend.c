@@ -240,7 +240,7 @@ backend_keep_ehlo(struct backend *b, const struct backend_reply *r)
 	}
 }
 
-int
+static int
 backend_has(const struct backend *b, const char *keyword)
 {
 	return backend_ehlo_has(b->ehlo, keyword);

@@ -67,26 +67,27 @@ struct backend_reply {
 	char	 text[BACKEND_REPLY_MAX];
 };
 
-struct backend	*backend_open(const struct conf *,
-		    const struct backend_client *, struct backend_reply *);
-int		 backend_update(struct backend *,
-		    const struct backend_client *, struct backend_reply *);
-int		 backend_command(struct backend *, struct backend_reply *,
-		    const char *, ...) __attribute__((format(printf, 3, 4)));
-int		 backend_data_write(void *, const char *, size_t);
-int		 backend_data_end(struct backend *, int,
-		    struct backend_reply *);
-int		 backend_has(const struct backend *, const char *);
-int		 backend_extensions(const struct conf *,
-		    const struct backend *);
-int		 backend_ask_extensions(const struct conf *, double);
-int		 backend_ehlo_has(const char *, const char *);
-int		 backend_ext_bits(const char *);
-int		 backend_ext_cached(const char *);
-int		 backend_ext_save(const char *, const char *, int);
-void		 backend_params(const struct backend *, const char *, char *,
-		    size_t);
-void		 backend_close(struct backend *, int);
-int		 backend_probe(const struct conf *, FILE *);
+struct backend	*backend_open(const struct conf *c,
+		    const struct backend_client *cl, struct backend_reply *r);
+int		 backend_update(struct backend *b,
+		    const struct backend_client *cl, struct backend_reply *r);
+int		 backend_command(struct backend *b, struct backend_reply *r,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int		 backend_data_write(void *b, const char *p, size_t n);
+int		 backend_data_end(struct backend *b, int nreplies,
+		    struct backend_reply *r);
+int		 backend_extensions(const struct conf *c,
+		    const struct backend *b);
+int		 backend_ask_extensions(const struct conf *c,
+		    double deadline);
+int		 backend_ehlo_has(const char *ehlo, const char *keyword);
+int		 backend_ext_bits(const char *ehlo);
+int		 backend_ext_cached(const char *path);
+int		 backend_ext_save(const char *path, const char *ehlo,
+		    int force);
+void		 backend_params(const struct backend *b, const char *in,
+		    char *out, size_t size);
+void		 backend_close(struct backend *b, int quit);
+int		 backend_probe(const struct conf *c, FILE *out);
 
 #endif

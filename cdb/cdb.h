@@ -85,31 +85,35 @@ struct cdbt_entry {
 
 struct cdbt	*cdbt_open(const char *, enum cdbt_type);
 struct cdbt	*cdbt_open_conf(const char *, enum cdbt_type);
-void		 cdbt_lower(char *, const char *, size_t);
+void		 cdbt_lower(char *dst, const char *src, size_t size);
 void		 cdbt_close(struct cdbt *);
 const char	*cdbt_name(const struct cdbt *);
 const char	*cdbt_error(const struct cdbt *);
 void		 cdbt_set_delimiters(const char *);
-void		 cdbt_local_canon(const char *, size_t, char *, size_t);
-int		 cdbt_find(struct cdbt *, enum cdbt_kind, const char *,
-		    struct cdbt_match *);
-int		 cdbt_keys(enum cdbt_kind, const char *, char (*)[CDBT_KEY_MAX],
-		    int);
+void		 cdbt_local_canon(const char *in, size_t len, char *out,
+		    size_t size);
+int		 cdbt_find(struct cdbt *t, enum cdbt_kind kind, const char *key,
+		    struct cdbt_match *m);
+int		 cdbt_keys(enum cdbt_kind kind, const char *in,
+		    char (*keys)[CDBT_KEY_MAX], int max);
 const char	*cdbt_type_name(enum cdbt_type);
 int		 cdbt_type_parse(const char *);
 enum cdbt_kind	 cdbt_kind_of(enum cdbt_type, const char *);
 int		 cdbt_length_slot(const char *);
 
-int		 cdbt_normalize(enum cdbt_type, const char *, const char *,
-		    char *, size_t, char *, size_t, const char **);
-int		 cdbt_write(const char *, enum cdbt_type,
-		    const struct cdbt_entry *, size_t, char *, size_t);
-int		 cdbt_load(const char *, enum cdbt_type, struct cdbt_entry **,
-		    size_t *, char *, size_t);
-void		 cdbt_free_entries(struct cdbt_entry *, size_t);
-int		 cdbt_lock(const char *, char *, size_t);
-void		 cdbt_unlock(int);
-int		 cdbt_pop_update(const char *, const char *, time_t, long,
-		    char *, size_t);
+int		 cdbt_normalize(enum cdbt_type type, const char *key,
+		    const char *value, char *kout, size_t ksize, char *vout,
+		    size_t vsize, const char **why);
+int		 cdbt_write(const char *path, enum cdbt_type type,
+		    const struct cdbt_entry *e, size_t n, char *err,
+		    size_t errlen);
+int		 cdbt_load(const char *path, enum cdbt_type type,
+		    struct cdbt_entry **e, size_t *n, char *err,
+		    size_t errlen);
+void		 cdbt_free_entries(struct cdbt_entry *e, size_t n);
+int		 cdbt_lock(const char *path, char *err, size_t errlen);
+void		 cdbt_unlock(int fd);
+int		 cdbt_pop_update(const char *path, const char *ip, time_t now,
+		    long window, char *err, size_t errlen);
 
 #endif

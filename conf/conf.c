@@ -16,6 +16,7 @@
 #include <bsd/string.h>
 
 #include "conf.h"
+#include "rbl/rbl.h"
 
 #define CONF_LINE_MAX	4096
 
@@ -58,17 +59,6 @@ static const char *const conf_betls[] = { "no", "may", "encrypt", NULL };
 static const char *const conf_loginmatch[] = { "strict", "authenticated",
 	NULL };
 
-const char *const conf_heuristic_names[CONF_H_COUNT] = {
-	"helo_numeric", "helo_no_resolve", "client_ip_ne_helo",
-	"client_no_rdns", "client_seems_dialup", "bogus_mx", "random_sender"
-};
-
-/* policyd-weight's defaults: weight when the check hits, when it does not */
-static const double conf_heuristic_default[CONF_H_COUNT][2] = {
-	{ 2.5, 0 }, { 1.5, -2 }, { 1.5, -1.25 }, { 2.0, 0 }, { 3.75, 0 },
-	{ 2.1, 0 }, { 0.25, 0 }
-};
-
 static int conf_check_backend(struct conf *, const char *, char *, size_t);
 static int conf_check_greeting(struct conf *, const char *, char *, size_t);
 static int conf_check_exts(struct conf *, const char *, char *, size_t);
@@ -83,148 +73,217 @@ static const char *const conf_syntaxes[] = { "loose", "strict", NULL };
 #define DAY	86400
 
 static const struct conf_key conf_keys[] = {
-	{ "hostname", CT_STR, O(hostname), "", 0, 255, NULL, NULL,
-	    "name in the greeting and EHLO reply (default: the system's)" },
-	{ "user", CT_STR, O(user), "nobody", 1, 64, NULL, NULL,
-	    "account a session runs as when started as root" },
-	{ "group", CT_STR, O(group), "nogroup", 1, 64, NULL, NULL,
-	    "group a session runs as when started as root" },
-	{ "backend", CT_STR, O(backend), "127.0.0.1:10025", 1, 255, NULL,
-	    conf_check_backend, "the MTA: host:port, [ipv6]:port or unix:/path" },
-	{ "backend_protocol", CT_ENUM, O(backend_protocol), "smtp", 0, 0,
-	    conf_protos, NULL, "smtp or lmtp" },
-	{ "backend_xclient", CT_ENUM, O(backend_xclient), "auto", 0, 0,
-	    conf_xclients, NULL, "pass the client with XCLIENT/XFORWARD" },
-	{ "backend_tls", CT_ENUM, O(backend_tls), "no", 0, 0, conf_betls, NULL,
-	    "STARTTLS to the backend: no, may (if offered), encrypt" },
-	{ "backend_extensions", CT_SET, O(backend_extensions), "auto", 0, 0,
-	    conf_exts, conf_check_exts,
-	    "auto (learnt), none, or the list: dsn, smtputf8" },
-	{ "backend_ehlo_cache", CT_STR, O(backend_ehlo_cache),
-	    "/var/lib/smtpproxy/backend-ehlo", 0, 1024, NULL, NULL,
-	    "file where sessions keep the backend's EHLO reply (auto)" },
-	{ "greeting", CT_STR, O(greeting), "%H ESMTP", 0, 400, NULL,
-	    conf_check_greeting, "220 text; %H host, %V version, %T date" },
-	{ "help", CT_LIST, O(help), NULL, 0, 400, NULL, NULL,
-	    "one line of the HELP reply (repeatable)" },
-	{ "vrfy", CT_BOOL, O(vrfy), "no", 0, 0, conf_yesno, NULL,
-	    "allow VRFY (to the backend with the v style flag)" },
-	{ "expn", CT_BOOL, O(expn), "no", 0, 0, conf_yesno, NULL,
-	    "allow EXPN (to the backend with the e style flag)" },
-	{ "max_message_size", CT_SIZE, O(max_message_size), "10240000", 0,
-	    LLONG_MAX / 2, NULL, NULL, "bytes; 0 = no limit" },
-	{ "max_recipients", CT_INT, O(max_recipients), "1000", 1, 100000,
-	    NULL, NULL, "recipients per message" },
-	{ "max_error_recipients", CT_INT, O(max_error_recipients), "3", 1,
-	    100000, NULL, NULL, "recipients of a message from <>" },
-	{ "max_unknown_commands", CT_INT, O(max_unknown_commands), "10", 0,
-	    10000, NULL, NULL, "unknown commands before disconnecting" },
-	{ "max_junk_commands", CT_INT, O(max_junk_commands), "100", 0,
-	    100000, NULL, NULL,
-	    "NOOP, RSET, VRFY, EXPN, HELP, HELO, EHLO; 0 = no limit" },
-	{ "max_errors", CT_INT, O(max_errors), "20", 1, 10000, NULL, NULL,
-	    "protocol errors before disconnecting" },
-	{ "max_line_length", CT_INT, O(max_line_length), "2048", 512, 10000,
-	    NULL, NULL, "longest command line in bytes" },
-	{ "timeout_command", CT_TIME, O(timeout_command), "300", 1, DAY,
-	    NULL, NULL, "wait for a client command" },
-	{ "timeout_tls", CT_TIME, O(timeout_tls), "60", 1, DAY, NULL, NULL,
-	    "whole TLS handshake with the client" },
-	{ "timeout_data", CT_TIME, O(timeout_data), "300", 1, DAY, NULL, NULL,
-	    "wait for each piece of the message" },
-	{ "timeout_backend", CT_TIME, O(timeout_backend), "300", 1, DAY, NULL,
-	    NULL, "wait for the backend (connect and each reply)" },
-	{ "timeout_session", CT_TIME, O(timeout_session), "3600", 1, 7 * DAY,
-	    NULL, NULL, "whole session" },
-	{ "bare_newline", CT_ENUM, O(bare_newline), "reject", 0, 0, conf_bares,
-	    NULL, "bare CR or LF in DATA: reject or normalize" },
-	{ "local_domains", CT_STR, O(local_domains), "", 0, 1024, NULL,
-	    conf_check_table, "table of domains we receive mail for" },
-	{ "relay_clients", CT_STR, O(relay_clients), "", 0, 1024, NULL,
-	    conf_check_table, "table of networks that may relay" },
-	{ "pop_before_smtp", CT_STR, O(pop_before_smtp), "", 0, 1024, NULL,
-	    conf_check_table, "table of POP/IMAP logins: address -> time" },
-	{ "pop_window", CT_TIME, O(pop_window), "1800", 1, DAY, NULL, NULL,
-	    "seconds a POP/IMAP login lets its address relay" },
-	{ "dns_servers", CT_STR, O(dns_servers), "", 0, 1024, NULL, NULL,
-	    "resolvers: ip[:port],... (default: resolv.conf)" },
-	{ "timeout_dns", CT_TIME, O(timeout_dns), "5", 1, 60, NULL, NULL,
-	    "wait at RCPT for all DNS answers together" },
-	{ "dnsbl", CT_ZONE, O(dnsbl), NULL, 0, 0, NULL, NULL,
-	    "client address list: zone hit miss [=filter] (repeatable)" },
-	{ "dnswl", CT_ZONE, O(dnswl), NULL, 0, 0, NULL, NULL,
-	    "client address allow list, negative weights (repeatable)" },
-	{ "rhsbl", CT_ZONE, O(rhsbl), NULL, 0, 0, NULL, NULL,
-	    "sender domain list: zone hit miss [=filter] (repeatable)" },
-	{ "reject_score", CT_FLOAT, O(reject_score), "1", -1000, 1000, NULL,
-	    NULL, "score from which RCPT is refused with 550" },
-	{ "defer_score", CT_FLOAT, O(defer_score), "1", -1000, 1000, NULL, NULL,
-	    "score from which RCPT is deferred with 450" },
-	{ "max_dnsbl_hits", CT_INT, O(max_dnsbl_hits), "2", 0, 1000, NULL, NULL,
-	    "more lists than this refuse whatever the score" },
-	{ "dns_error_action", CT_ENUM, O(dns_error_action), "accept", 0, 0,
-	    conf_dnserrs, NULL, "a list lookup failed: accept or defer (451)" },
-	{ "add_score_header", CT_BOOL, O(add_score_header), "no", 0, 0,
-	    conf_yesno, NULL, "prepend X-Smtpproxy-Score to scored mail" },
-	{ "weight", CT_WEIGHT, O(weight), NULL, 0, 0, NULL, NULL,
-	    "heuristic weights: name hit miss, or name off (repeatable)" },
-	{ "tls_cert_file", CT_STR, O(tls_cert_file), "", 0, 1024, NULL, NULL,
-	    "PEM certificate (and chain) for STARTTLS" },
-	{ "tls_key_file", CT_STR, O(tls_key_file), "", 0, 1024, NULL, NULL,
-	    "PEM private key for STARTTLS" },
-	{ "tls_ciphers", CT_STR, O(tls_ciphers), "HIGH:!aNULL:!MD5:!RC4", 1,
-	    1024, NULL, NULL, "OpenSSL cipher list for TLS 1.2" },
-	{ "tls_protocols", CT_ENUM, O(tls_protocols), "TLSv1.2", 0, 0,
-	    conf_tlsprotos, NULL, "lowest TLS version accepted" },
-	{ "tls_required", CT_BOOL, O(tls_required), "no", 0, 0, conf_yesno,
-	    NULL, "refuse MAIL before STARTTLS" },
-	{ "tls_wrapper", CT_BOOL, O(tls_wrapper), "no", 0, 0, conf_yesno, NULL,
-	    "implicit TLS from the first byte (port 465)" },
-	{ "tls_received_header", CT_BOOL, O(tls_received_header), "yes", 0,
-	    0, conf_yesno, NULL, "prepend a Received line naming the cipher" },
-	{ "sasl_mechanisms", CT_STR, O(sasl_mechanisms), "PLAIN LOGIN", 0, 400,
-	    NULL, NULL, "AUTH mechanisms offered (empty: no AUTH)" },
-	{ "sasl_config_path", CT_STR, O(sasl_config_path), "", 0, 1024, NULL,
-	    NULL, "folder of libsasl2's smtpproxy.conf" },
-	{ "auth_requires_tls", CT_BOOL, O(auth_requires_tls), "yes", 0, 0,
-	    conf_yesno, NULL, "plaintext mechanisms only after STARTTLS" },
-	{ "max_auth_failures", CT_INT, O(max_auth_failures), "3", 1, 100, NULL,
-	    NULL, "failed AUTH commands before disconnecting" },
-	{ "msa", CT_BOOL, O(msa), "no", 0, 0, conf_yesno, NULL,
-	    "clients outside relay_clients must AUTH before MAIL" },
-	{ "sender_logins", CT_STR, O(sender_logins), "", 0, 1024, NULL,
-	    conf_check_table, "table: sender address or @domain -> logins" },
-	{ "sender_login_match", CT_ENUM, O(sender_login_match), "strict", 0,
-	    0, conf_loginmatch, NULL,
-	    "strict: also refuse owned senders to strangers" },
-	{ "restricted_recipients", CT_STR, O(restricted_recipients), "", 0,
-	    1024, NULL, conf_check_table,
-	    "table: address -> authenticated or logins" },
-	{ "recipient_delimiter", CT_STR, O(recipient_delimiter), "+", 0, 16,
-	    NULL, conf_check_delimiter,
-	    "characters that start an address extension (user+ext)" },
-	{ "helo", CT_STYLE, O(helo), NULL, 0, 0, NULL, NULL,
-	    "HELO style: pattern [maxload] flags|!text (repeatable)" },
-	{ "helo_styles", CT_STR, O(helo_styles), "", 0, 1024, NULL,
-	    conf_load_styles, "file of more helo lines, read here" },
-	{ "helo_default", CT_STR, O(helo_default), "veR", 0, 15, NULL,
-	    conf_check_flags, "flags when no helo pattern matches" },
-	{ "delay_reject", CT_BOOL, O(delay_reject), "no", 0, 0, conf_yesno,
-	    NULL, "refuse a !text HELO at the first RCPT instead" },
-	{ "max_load", CT_FLOAT, O(max_load), "0", 0, 1000, NULL, NULL,
-	    "load average above which sessions get 421 (0: off)" },
-	{ "tarpit", CT_STR, O(tarpit), "0 0 0", 1, 64, NULL, conf_check_tarpit,
-	    "delay before 4xx/5xx: initial exponent toplimit" },
-	{ "helo_required", CT_BOOL, O(helo_required), "yes", 0, 0, conf_yesno,
-	    NULL, "MAIL needs HELO or EHLO first" },
-	{ "helo_syntax", CT_ENUM, O(helo_syntax), "loose", 0, 0, conf_syntaxes,
-	    NULL, "strict: HELO must be a domain or address literal" },
-	{ "greet_pause", CT_INT, O(greet_pause), "0", 0, 60000, NULL, NULL,
-	    "milliseconds of silence required before the greeting" },
-	{ "helo_style_score", CT_FLOAT, O(helo_style_score), "2", -1000, 1000,
-	    NULL, NULL, "added to the DNS score by the X style flag" },
-	{ "log_file", CT_STR, O(log_file), "", 0, 1024, NULL, NULL,
-	    "append log lines here instead of syslog" },
+	{ .name = "hostname", .type = CT_STR, .off = O(hostname), .def = "",
+	    .min = 0, .max = 255,
+	    .help = "name in the greeting and EHLO reply (default: the system's)" },
+	{ .name = "user", .type = CT_STR, .off = O(user), .def = "nobody",
+	    .min = 1, .max = 64,
+	    .help = "account a session runs as when started as root" },
+	{ .name = "group", .type = CT_STR, .off = O(group), .def = "nogroup",
+	    .min = 1, .max = 64,
+	    .help = "group a session runs as when started as root" },
+	{ .name = "backend", .type = CT_STR, .off = O(backend),
+	    .def = "127.0.0.1:10025", .min = 1, .max = 255,
+	    .check = conf_check_backend,
+	    .help = "the MTA: host:port, [ipv6]:port or unix:/path" },
+	{ .name = "backend_protocol", .type = CT_ENUM,
+	    .off = O(backend_protocol), .def = "smtp",
+	    .choices = conf_protos, .help = "smtp or lmtp" },
+	{ .name = "backend_xclient", .type = CT_ENUM,
+	    .off = O(backend_xclient), .def = "auto",
+	    .choices = conf_xclients,
+	    .help = "pass the client with XCLIENT/XFORWARD" },
+	{ .name = "backend_tls", .type = CT_ENUM, .off = O(backend_tls),
+	    .def = "no", .choices = conf_betls,
+	    .help = "STARTTLS to the backend: no, may (if offered), encrypt" },
+	{ .name = "backend_extensions", .type = CT_SET,
+	    .off = O(backend_extensions), .def = "auto",
+	    .choices = conf_exts, .check = conf_check_exts,
+	    .help = "auto (learnt), none, or the list: dsn, smtputf8" },
+	{ .name = "backend_ehlo_cache", .type = CT_STR,
+	    .off = O(backend_ehlo_cache),
+	    .def = "/var/lib/smtpproxy/backend-ehlo", .min = 0, .max = 1024,
+	    .help = "file where sessions keep the backend's EHLO reply (auto)" },
+	{ .name = "greeting", .type = CT_STR, .off = O(greeting),
+	    .def = "%H ESMTP", .min = 0, .max = 400,
+	    .check = conf_check_greeting,
+	    .help = "220 text; %H host, %V version, %T date" },
+	{ .name = "help", .type = CT_LIST, .off = O(help), .min = 0,
+	    .max = 400, .help = "one line of the HELP reply (repeatable)" },
+	{ .name = "vrfy", .type = CT_BOOL, .off = O(vrfy), .def = "no",
+	    .choices = conf_yesno,
+	    .help = "allow VRFY (to the backend with the v style flag)" },
+	{ .name = "expn", .type = CT_BOOL, .off = O(expn), .def = "no",
+	    .choices = conf_yesno,
+	    .help = "allow EXPN (to the backend with the e style flag)" },
+	{ .name = "max_message_size", .type = CT_SIZE,
+	    .off = O(max_message_size), .def = "10240000", .min = 0,
+	    .max = LLONG_MAX / 2, .help = "bytes; 0 = no limit" },
+	{ .name = "max_recipients", .type = CT_INT, .off = O(max_recipients),
+	    .def = "1000", .min = 1, .max = 100000,
+	    .help = "recipients per message" },
+	{ .name = "max_error_recipients", .type = CT_INT,
+	    .off = O(max_error_recipients), .def = "3", .min = 1,
+	    .max = 100000, .help = "recipients of a message from <>" },
+	{ .name = "max_unknown_commands", .type = CT_INT,
+	    .off = O(max_unknown_commands), .def = "10", .min = 0,
+	    .max = 10000, .help = "unknown commands before disconnecting" },
+	{ .name = "max_junk_commands", .type = CT_INT,
+	    .off = O(max_junk_commands), .def = "100", .min = 0,
+	    .max = 100000,
+	    .help = "NOOP, RSET, VRFY, EXPN, HELP, HELO, EHLO; 0 = no limit" },
+	{ .name = "max_errors", .type = CT_INT, .off = O(max_errors),
+	    .def = "20", .min = 1, .max = 10000,
+	    .help = "protocol errors before disconnecting" },
+	{ .name = "max_line_length", .type = CT_INT,
+	    .off = O(max_line_length), .def = "2048", .min = 512,
+	    .max = 10000, .help = "longest command line in bytes" },
+	{ .name = "timeout_command", .type = CT_TIME,
+	    .off = O(timeout_command), .def = "300", .min = 1, .max = DAY,
+	    .help = "wait for a client command" },
+	{ .name = "timeout_tls", .type = CT_TIME, .off = O(timeout_tls),
+	    .def = "60", .min = 1, .max = DAY,
+	    .help = "whole TLS handshake with the client" },
+	{ .name = "timeout_data", .type = CT_TIME, .off = O(timeout_data),
+	    .def = "300", .min = 1, .max = DAY,
+	    .help = "wait for each piece of the message" },
+	{ .name = "timeout_backend", .type = CT_TIME,
+	    .off = O(timeout_backend), .def = "300", .min = 1, .max = DAY,
+	    .help = "wait for the backend (connect and each reply)" },
+	{ .name = "timeout_session", .type = CT_TIME,
+	    .off = O(timeout_session), .def = "3600", .min = 1,
+	    .max = 7 * DAY, .help = "whole session" },
+	{ .name = "bare_newline", .type = CT_ENUM, .off = O(bare_newline),
+	    .def = "reject", .choices = conf_bares,
+	    .help = "bare CR or LF in DATA: reject or normalize" },
+	{ .name = "local_domains", .type = CT_STR, .off = O(local_domains),
+	    .def = "", .min = 0, .max = 1024, .check = conf_check_table,
+	    .help = "table of domains we receive mail for" },
+	{ .name = "relay_clients", .type = CT_STR, .off = O(relay_clients),
+	    .def = "", .min = 0, .max = 1024, .check = conf_check_table,
+	    .help = "table of networks that may relay" },
+	{ .name = "pop_before_smtp", .type = CT_STR,
+	    .off = O(pop_before_smtp), .def = "", .min = 0, .max = 1024,
+	    .check = conf_check_table,
+	    .help = "table of POP/IMAP logins: address -> time" },
+	{ .name = "pop_window", .type = CT_TIME, .off = O(pop_window),
+	    .def = "1800", .min = 1, .max = DAY,
+	    .help = "seconds a POP/IMAP login lets its address relay" },
+	{ .name = "dns_servers", .type = CT_STR, .off = O(dns_servers),
+	    .def = "", .min = 0, .max = 1024,
+	    .help = "resolvers: ip[:port],... (default: resolv.conf)" },
+	{ .name = "timeout_dns", .type = CT_TIME, .off = O(timeout_dns),
+	    .def = "5", .min = 1, .max = 60,
+	    .help = "wait at RCPT for all DNS answers together" },
+	{ .name = "dnsbl", .type = CT_ZONE, .off = O(dnsbl),
+	    .help = "client address list: zone hit miss [=filter] (repeatable)" },
+	{ .name = "dnswl", .type = CT_ZONE, .off = O(dnswl),
+	    .help = "client address allow list, negative weights (repeatable)" },
+	{ .name = "rhsbl", .type = CT_ZONE, .off = O(rhsbl),
+	    .help = "sender domain list: zone hit miss [=filter] (repeatable)" },
+	{ .name = "reject_score", .type = CT_FLOAT, .off = O(reject_score),
+	    .def = "1", .min = -1000, .max = 1000,
+	    .help = "score from which RCPT is refused with 550" },
+	{ .name = "defer_score", .type = CT_FLOAT, .off = O(defer_score),
+	    .def = "1", .min = -1000, .max = 1000,
+	    .help = "score from which RCPT is deferred with 450" },
+	{ .name = "max_dnsbl_hits", .type = CT_INT, .off = O(max_dnsbl_hits),
+	    .def = "2", .min = 0, .max = 1000,
+	    .help = "more lists than this refuse whatever the score" },
+	{ .name = "dns_error_action", .type = CT_ENUM,
+	    .off = O(dns_error_action), .def = "accept",
+	    .choices = conf_dnserrs,
+	    .help = "a list lookup failed: accept or defer (451)" },
+	{ .name = "add_score_header", .type = CT_BOOL,
+	    .off = O(add_score_header), .def = "no", .choices = conf_yesno,
+	    .help = "prepend X-Smtpproxy-Score to scored mail" },
+	{ .name = "weight", .type = CT_WEIGHT, .off = O(weight),
+	    .help = "heuristic weights: name hit miss, or name off (repeatable)" },
+	{ .name = "tls_cert_file", .type = CT_STR, .off = O(tls_cert_file),
+	    .def = "", .min = 0, .max = 1024,
+	    .help = "PEM certificate (and chain) for STARTTLS" },
+	{ .name = "tls_key_file", .type = CT_STR, .off = O(tls_key_file),
+	    .def = "", .min = 0, .max = 1024,
+	    .help = "PEM private key for STARTTLS" },
+	{ .name = "tls_ciphers", .type = CT_STR, .off = O(tls_ciphers),
+	    .def = "HIGH:!aNULL:!MD5:!RC4", .min = 1, .max = 1024,
+	    .help = "OpenSSL cipher list for TLS 1.2" },
+	{ .name = "tls_protocols", .type = CT_ENUM, .off = O(tls_protocols),
+	    .def = "TLSv1.2", .choices = conf_tlsprotos,
+	    .help = "lowest TLS version accepted" },
+	{ .name = "tls_required", .type = CT_BOOL, .off = O(tls_required),
+	    .def = "no", .choices = conf_yesno,
+	    .help = "refuse MAIL before STARTTLS" },
+	{ .name = "tls_wrapper", .type = CT_BOOL, .off = O(tls_wrapper),
+	    .def = "no", .choices = conf_yesno,
+	    .help = "implicit TLS from the first byte (port 465)" },
+	{ .name = "tls_received_header", .type = CT_BOOL,
+	    .off = O(tls_received_header), .def = "yes",
+	    .choices = conf_yesno,
+	    .help = "prepend a Received line naming the cipher" },
+	{ .name = "sasl_mechanisms", .type = CT_STR,
+	    .off = O(sasl_mechanisms), .def = "PLAIN LOGIN", .min = 0,
+	    .max = 400, .help = "AUTH mechanisms offered (empty: no AUTH)" },
+	{ .name = "sasl_config_path", .type = CT_STR,
+	    .off = O(sasl_config_path), .def = "", .min = 0, .max = 1024,
+	    .help = "folder of libsasl2's smtpproxy.conf" },
+	{ .name = "auth_requires_tls", .type = CT_BOOL,
+	    .off = O(auth_requires_tls), .def = "yes", .choices = conf_yesno,
+	    .help = "plaintext mechanisms only after STARTTLS" },
+	{ .name = "max_auth_failures", .type = CT_INT,
+	    .off = O(max_auth_failures), .def = "3", .min = 1, .max = 100,
+	    .help = "failed AUTH commands before disconnecting" },
+	{ .name = "msa", .type = CT_BOOL, .off = O(msa), .def = "no",
+	    .choices = conf_yesno,
+	    .help = "clients outside relay_clients must AUTH before MAIL" },
+	{ .name = "sender_logins", .type = CT_STR, .off = O(sender_logins),
+	    .def = "", .min = 0, .max = 1024, .check = conf_check_table,
+	    .help = "table: sender address or @domain -> logins" },
+	{ .name = "sender_login_match", .type = CT_ENUM,
+	    .off = O(sender_login_match), .def = "strict",
+	    .choices = conf_loginmatch,
+	    .help = "strict: also refuse owned senders to strangers" },
+	{ .name = "restricted_recipients", .type = CT_STR,
+	    .off = O(restricted_recipients), .def = "", .min = 0,
+	    .max = 1024, .check = conf_check_table,
+	    .help = "table: address -> authenticated or logins" },
+	{ .name = "recipient_delimiter", .type = CT_STR,
+	    .off = O(recipient_delimiter), .def = "+", .min = 0, .max = 16,
+	    .check = conf_check_delimiter,
+	    .help = "characters that start an address extension (user+ext)" },
+	{ .name = "helo", .type = CT_STYLE, .off = O(helo),
+	    .help = "HELO style: pattern [maxload] flags|!text (repeatable)" },
+	{ .name = "helo_styles", .type = CT_STR, .off = O(helo_styles),
+	    .def = "", .min = 0, .max = 1024, .check = conf_load_styles,
+	    .help = "file of more helo lines, read here" },
+	{ .name = "helo_default", .type = CT_STR, .off = O(helo_default),
+	    .def = "veR", .min = 0, .max = 15, .check = conf_check_flags,
+	    .help = "flags when no helo pattern matches" },
+	{ .name = "delay_reject", .type = CT_BOOL, .off = O(delay_reject),
+	    .def = "no", .choices = conf_yesno,
+	    .help = "refuse a !text HELO at the first RCPT instead" },
+	{ .name = "max_load", .type = CT_FLOAT, .off = O(max_load),
+	    .def = "0", .min = 0, .max = 1000,
+	    .help = "load average above which sessions get 421 (0: off)" },
+	{ .name = "tarpit", .type = CT_STR, .off = O(tarpit), .def = "0 0 0",
+	    .min = 1, .max = 64, .check = conf_check_tarpit,
+	    .help = "delay before 4xx/5xx: initial exponent toplimit" },
+	{ .name = "helo_required", .type = CT_BOOL, .off = O(helo_required),
+	    .def = "yes", .choices = conf_yesno,
+	    .help = "MAIL needs HELO or EHLO first" },
+	{ .name = "helo_syntax", .type = CT_ENUM, .off = O(helo_syntax),
+	    .def = "loose", .choices = conf_syntaxes,
+	    .help = "strict: HELO must be a domain or address literal" },
+	{ .name = "greet_pause", .type = CT_INT, .off = O(greet_pause),
+	    .def = "0", .min = 0, .max = 60000,
+	    .help = "milliseconds of silence required before the greeting" },
+	{ .name = "helo_style_score", .type = CT_FLOAT,
+	    .off = O(helo_style_score), .def = "2", .min = -1000,
+	    .max = 1000,
+	    .help = "added to the DNS score by the X style flag" },
+	{ .name = "log_file", .type = CT_STR, .off = O(log_file), .def = "",
+	    .min = 0, .max = 1024,
+	    .help = "append log lines here instead of syslog" },
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -354,115 +413,29 @@ conf_float(const char *v, double *out)
 	    -1 : 0;
 }
 
-static void
-conf_bit(unsigned char *bits, int from, int to)
-{
-	for (int i = from; i <= to; i++)
-		bits[i / 8] |= (unsigned char)(1 << (i % 8));
-}
-
-/* One octet of a filter: "*", "N", "[N;N..M;...]"; returns the end. */
-static const char *
-conf_octet(const char *p, unsigned char *bits)
-{
-	char	*end;
-	long	 a, b;
-
-	if (*p == '*') {
-		conf_bit(bits, 0, 255);
-		return p + 1;
-	}
-	if (*p != '[') {
-		a = strtol(p, &end, 10);
-		if (end == p || a < 0 || a > 255)
-			return NULL;
-		conf_bit(bits, (int)a, (int)a);
-		return end;
-	}
-	for (p++;; p++) {
-		a = strtol(p, &end, 10);
-		if (end == p || a < 0 || a > 255)
-			return NULL;
-		b = a;
-		if (end[0] == '.' && end[1] == '.') {
-			p = end + 2;
-			b = strtol(p, &end, 10);
-			if (end == p || b < a || b > 255)
-				return NULL;
-		}
-		conf_bit(bits, (int)a, (int)b);
-		p = end;
-		if (*p == ']')
-			return p + 1;
-		if (*p != ';')
-			return NULL;
-	}
-}
-
-/* postscreen-style "=127.0.0.[2..11]" */
-static int
-conf_filter(const char *p, struct conf_zone *z)
-{
-	memset(z->filter, 0, sizeof(z->filter));
-	for (int i = 0; i < 4; i++) {
-		if ((p = conf_octet(p, z->filter[i])) == NULL)
-			return -1;
-		if (i < 3 && *p++ != '.')
-			return -1;
-	}
-	z->has_filter = 1;
-	return *p == '\0' ? 0 : -1;
-}
-
-int
-conf_filter_match(const struct conf_zone *z, const unsigned char *a)
-{
-	if (!z->has_filter)
-		return 1;
-	for (int i = 0; i < 4; i++)
-		if (!(z->filter[i][a[i] / 8] & (1 << (a[i] % 8))))
-			return 0;
-	return 1;
-}
-
+/* A dnsbl, dnswl or rhsbl line, parsed by rbl/ (its user). */
 static int
 conf_zone(const struct conf_key *k, struct conf_zones *zs, const char *v,
     int override, char *why, size_t wlen)
 {
-	char			 buf[400], *f[5], *save = NULL;
-	struct conf_zone	*z;
-	int			 n = 0;
+	struct conf_zone *z;
 
 	if (override && !zs->overridden) {
 		zs->n = 0;
 		zs->overridden = 1;
 	}
-	if (strlcpy(buf, v, sizeof(buf)) >= sizeof(buf) || zs->n == CONF_ZONES_MAX) {
+	if (zs->n == CONF_ZONES_MAX) {
 		snprintf(why, wlen, "%s: too long, or more than %d lines", k->name,
 		    CONF_ZONES_MAX);
 		return -1;
 	}
-	for (char *t = strtok_r(buf, " \t", &save); t != NULL && n < 5;
-	    t = strtok_r(NULL, " \t", &save))
-		f[n++] = t;
 	if ((z = reallocarray(zs->z, (size_t)zs->n + 1, sizeof(*z))) == NULL) {
 		snprintf(why, wlen, "out of memory");
 		return -1;
 	}
 	zs->z = z;
-	z = &zs->z[zs->n];
-	memset(z, 0, sizeof(*z));
-	if (n < 3 || n > 4 || strlen(f[0]) >= sizeof(z->zone) - 80 ||
-	    conf_float(f[1], &z->hit) == -1 || conf_float(f[2], &z->miss) == -1 ||
-	    (n == 4 && (f[3][0] != '=' || conf_filter(f[3] + 1, z) == -1))) {
-		snprintf(why, wlen, "%s: expected 'zone hit-weight miss-weight "
-		    "[=filter]', got '%s'", k->name, v);
+	if (rbl_zone_parse(k->name, v, &zs->z[zs->n], why, wlen) == -1)
 		return -1;
-	}
-	for (char *p = f[0]; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	strlcpy(z->zone, f[0], sizeof(z->zone));
-	strlcpy(z->line, v, sizeof(z->line));
 	zs->n++;
 	return 0;
 }
@@ -470,31 +443,8 @@ conf_zone(const struct conf_key *k, struct conf_zones *zs, const char *v,
 static int
 conf_weight_line(struct conf *c, const char *v, char *why, size_t wlen)
 {
-	char	 name[64] = "", a[64], b[64];
-	int	 n = sscanf(v, "%63s %63s %63s", name, a, b), i;
-
-	for (i = 0; n >= 1 && i < CONF_H_COUNT; i++)
-		if (strcmp(conf_heuristic_names[i], name) == 0)
-			break;
-	if (n < 1) {
-		snprintf(why, wlen, "weight: missing check name");
+	if (rbl_weight_parse(v, c->weight, why, wlen) == -1)
 		return -1;
-	}
-	if (i == CONF_H_COUNT) {
-		snprintf(why, wlen, "weight: unknown check '%s'", name);
-		return -1;
-	}
-	struct conf_weight *w = &c->weight[i];
-	if (n == 2 && strcmp(a, "off") == 0) {
-		w->off = 1;
-	} else if (n != 3 || conf_float(a, &w->hit) == -1 ||
-	    conf_float(b, &w->miss) == -1) {
-		snprintf(why, wlen, "weight: expected '%s hit miss' or '%s off'",
-		    name, name);
-		return -1;
-	} else
-		w->off = 0;
-	w->set = 1;
 	c->weights_given = 1;
 	return 0;
 }
@@ -636,13 +586,294 @@ conf_check_tarpit(struct conf *c, const char *v, char *why, size_t wlen)
 }
 
 /* Store one value in its slot; the checks of the key's type come first. */
+/* --- one row of operations per type: store a value, print it, free it --- */
+
+static int
+conf_store_str(struct conf *c, const struct conf_key *k, void *base,
+    const char *v, int override, char *why, size_t wlen)
+{
+	(void)c, (void)k, (void)override;
+	if (conf_set_string(base, v) == -1) {
+		snprintf(why, wlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+conf_store_list(struct conf *c, const struct conf_key *k, void *base,
+    const char *v, int override, char *why, size_t wlen)
+{
+	(void)c;
+	return conf_append(k, base, v, override, why, wlen);
+}
+
+static int
+conf_store_number(struct conf *c, const struct conf_key *k, void *base,
+    const char *v, int override, char *why, size_t wlen)
+{
+	long long n;
+
+	(void)c, (void)override;
+	if (conf_number(k, v, &n, why, wlen) == -1)
+		return -1;
+	if (k->type == CT_SIZE)
+		*(long long *)base = n;
+	else
+		*(int *)base = (int)n;
+	return 0;
+}
+
+static int
+conf_store_choice(struct conf *c, const struct conf_key *k, void *base,
+    const char *v, int override, char *why, size_t wlen)
+{
+	int i;
+
+	(void)c, (void)override;
+	if ((i = conf_choice(k->choices, v, strlen(v))) == -1) {
+		snprintf(why, wlen, "%s: '%s' is not one of the choices",
+		    k->name, v);
+		return -1;
+	}
+	*(int *)base = i;	/* enums are int-sized: see the asserts */
+	return 0;
+}
+
+static int
+conf_store_set(struct conf *c, const struct conf_key *k, void *base,
+    const char *v, int override, char *why, size_t wlen)
+{
+	(void)c, (void)override;
+	return conf_set_bits(k, v, base, why, wlen);
+}
+
+static int
+conf_store_float(struct conf *c, const struct conf_key *k, void *base,
+    const char *v, int override, char *why, size_t wlen)
+{
+	double d;
+
+	(void)c, (void)override;
+	if (conf_float(v, &d) == -1 || d < (double)k->min ||
+	    d > (double)k->max) {
+		snprintf(why, wlen, "%s: '%s' is not a number in %lld..%lld",
+		    k->name, v, k->min, k->max);
+		return -1;
+	}
+	*(double *)base = d;
+	return 0;
+}
+
+static int
+conf_store_zone(struct conf *c, const struct conf_key *k, void *base,
+    const char *v, int override, char *why, size_t wlen)
+{
+	(void)c;
+	return conf_zone(k, base, v, override, why, wlen);
+}
+
+static int
+conf_store_weight(struct conf *c, const struct conf_key *k, void *base,
+    const char *v, int override, char *why, size_t wlen)
+{
+	(void)k, (void)base, (void)override;
+	return conf_weight_line(c, v, why, wlen);
+}
+
+static int
+conf_store_style(struct conf *c, const struct conf_key *k, void *base,
+    const char *v, int override, char *why, size_t wlen)
+{
+	(void)k, (void)base;
+	return conf_style_add(c, v, override, why, wlen);
+}
+
+static void
+conf_dump_str(const struct conf *c, const struct conf_key *k,
+    const void *base, FILE *out)
+{
+	(void)c;
+	fprintf(out, "%s %s\n", k->name, *(char *const *)base);
+}
+
+static void
+conf_dump_list(const struct conf *c, const struct conf_key *k,
+    const void *base, FILE *out)
+{
+	const struct conf_list *l = base;
+
+	(void)c;
+	for (int i = 0; i < l->n; i++)
+		fprintf(out, "%s %s\n", k->name, l->v[i]);
+}
+
+static void
+conf_dump_int(const struct conf *c, const struct conf_key *k,
+    const void *base, FILE *out)
+{
+	(void)c;
+	fprintf(out, "%s %d\n", k->name, *(const int *)base);
+}
+
+static void
+conf_dump_size(const struct conf *c, const struct conf_key *k,
+    const void *base, FILE *out)
+{
+	(void)c;
+	fprintf(out, "%s %lld\n", k->name, *(const long long *)base);
+}
+
+static void
+conf_dump_choice(const struct conf *c, const struct conf_key *k,
+    const void *base, FILE *out)
+{
+	(void)c;
+	fprintf(out, "%s %s\n", k->name, k->choices[*(const int *)base]);
+}
+
+static void
+conf_dump_set(const struct conf *c, const struct conf_key *k,
+    const void *base, FILE *out)
+{
+	int bits = *(const int *)base;
+
+	(void)c;
+	fprintf(out, "%s", k->name);
+	for (int i = 0; k->choices[i] != NULL; i++)
+		if (bits & (1 << i))
+			fprintf(out, " %s", k->choices[i]);
+	fprintf(out, "%s\n", bits ? "" : " none");
+}
+
+static void
+conf_dump_float(const struct conf *c, const struct conf_key *k,
+    const void *base, FILE *out)
+{
+	(void)c;
+	fprintf(out, "%s %g\n", k->name, *(const double *)base);
+}
+
+static void
+conf_dump_zone(const struct conf *c, const struct conf_key *k,
+    const void *base, FILE *out)
+{
+	const struct conf_zones *zs = base;
+
+	(void)c;
+	for (int i = 0; i < zs->n; i++)
+		fprintf(out, "%s %s\n", k->name, zs->z[i].line);
+}
+
+static void
+conf_dump_weight(const struct conf *c, const struct conf_key *k,
+    const void *base, FILE *out)
+{
+	(void)k, (void)base;
+	for (int i = 0; i < CONF_H_COUNT; i++) {
+		const struct conf_weight *w = &c->weight[i];
+
+		if (!w->set)
+			continue;	/* a weight line turns the policy on */
+		if (w->off)
+			fprintf(out, "weight %s off\n", rbl_heuristic_names[i]);
+		else
+			fprintf(out, "weight %s %g %g\n", rbl_heuristic_names[i],
+			    w->hit, w->miss);
+	}
+}
+
+static void
+conf_dump_style(const struct conf *c, const struct conf_key *k,
+    const void *base, FILE *out)
+{
+	(void)k, (void)base;
+	for (int i = 0; i < c->helo.n; i++) {
+		const struct conf_style *st = &c->helo.s[i];
+
+		fprintf(out, "helo %s", st->pattern);
+		if (st->maxload > 0)
+			fprintf(out, " %g", st->maxload);
+		fprintf(out, " %s%s\n", st->refuse ? "!" : "",
+		    st->refuse ? st->text : st->flags);
+	}
+}
+
+static void
+conf_free_str(struct conf *c, void *base)
+{
+	(void)c;
+	free(*(char **)base);
+	*(char **)base = NULL;
+}
+
+static void
+conf_free_list(struct conf *c, void *base)
+{
+	struct conf_list *l = base;
+
+	(void)c;
+	for (int j = 0; j < l->n; j++)
+		free(l->v[j]);
+	l->n = 0;
+}
+
+static void
+conf_free_zones(struct conf *c, void *base)
+{
+	struct conf_zones *zs = base;
+
+	(void)c;
+	free(zs->z);
+	zs->z = NULL;
+	zs->n = 0;
+}
+
+static void
+conf_free_styles(struct conf *c, void *base)
+{
+	(void)base;
+	free(c->helo.s);
+	c->helo.s = NULL;
+	c->helo.n = 0;
+}
+
+static const struct conf_ops {
+	int	(*store)(struct conf *, const struct conf_key *, void *,
+		    const char *, int, char *, size_t);
+	void	(*dump)(const struct conf *, const struct conf_key *,
+		    const void *, FILE *);
+	void	(*release)(struct conf *, void *);
+} conf_ops[] = {
+	[CT_STR] = { conf_store_str, conf_dump_str, conf_free_str },
+	[CT_INT] = { conf_store_number, conf_dump_int, NULL },
+	[CT_SIZE] = { conf_store_number, conf_dump_size, NULL },
+	[CT_TIME] = { conf_store_number, conf_dump_int, NULL },
+	[CT_BOOL] = { conf_store_choice, conf_dump_choice, NULL },
+	[CT_ENUM] = { conf_store_choice, conf_dump_choice, NULL },
+	[CT_SET] = { conf_store_set, conf_dump_set, NULL },
+	[CT_LIST] = { conf_store_list, conf_dump_list, conf_free_list },
+	[CT_FLOAT] = { conf_store_float, conf_dump_float, NULL },
+	[CT_ZONE] = { conf_store_zone, conf_dump_zone, conf_free_zones },
+	[CT_WEIGHT] = { conf_store_weight, conf_dump_weight, NULL },
+	[CT_STYLE] = { conf_store_style, conf_dump_style, conf_free_styles }
+};
+
+/* CT_ENUM keys are stored through an int: each enum must be one. */
+_Static_assert(sizeof(enum conf_proto) == sizeof(int) &&
+    sizeof(enum conf_xclient) == sizeof(int) &&
+    sizeof(enum conf_bare) == sizeof(int) &&
+    sizeof(enum conf_betls) == sizeof(int) &&
+    sizeof(enum conf_dns_error) == sizeof(int) &&
+    sizeof(enum conf_tls_min) == sizeof(int) &&
+    sizeof(enum conf_login_match) == sizeof(int) &&
+    sizeof(enum conf_helo_syntax) == sizeof(int), "enum keys are ints");
+
 static int
 conf_store(struct conf *c, const struct conf_key *k, const char *v,
     int override, char *why, size_t wlen)
 {
-	char		*base = (char *)c + k->off, detail[400];
-	long long	 n;
-	int		 i;
+	char	*base = (char *)c + k->off, detail[400];
 
 	if ((k->type == CT_STR || k->type == CT_LIST) &&
 	    (long long)strlen(v) > k->max) {
@@ -661,58 +892,7 @@ conf_store(struct conf *c, const struct conf_key *k, const char *v,
 		snprintf(why, wlen, "%s: %s", k->name, detail);
 		return -1;
 	}
-	switch (k->type) {
-	case CT_STR:
-		if (conf_set_string((char **)base, v) == -1) {
-			snprintf(why, wlen, "out of memory");
-			return -1;
-		}
-		return 0;
-	case CT_LIST:
-		return conf_append(k, (struct conf_list *)base, v, override,
-		    why, wlen);
-	case CT_INT:
-	case CT_TIME:
-	case CT_SIZE:
-		if (conf_number(k, v, &n, why, wlen) == -1)
-			return -1;
-		if (k->type == CT_SIZE)
-			*(long long *)base = n;
-		else
-			*(int *)base = (int)n;
-		return 0;
-	case CT_BOOL:
-	case CT_ENUM:
-		if ((i = conf_choice(k->choices, v, strlen(v))) == -1) {
-			snprintf(why, wlen, "%s: '%s' is not one of the choices",
-			    k->name, v);
-			return -1;
-		}
-		*(int *)base = i;
-		return 0;
-	case CT_SET:
-		return conf_set_bits(k, v, (int *)base, why, wlen);
-	case CT_FLOAT: {
-		double d;
-
-		if (conf_float(v, &d) == -1 || d < (double)k->min ||
-		    d > (double)k->max) {
-			snprintf(why, wlen, "%s: '%s' is not a number in %lld..%lld",
-			    k->name, v, k->min, k->max);
-			return -1;
-		}
-		*(double *)base = d;
-		return 0;
-	}
-	case CT_ZONE:
-		return conf_zone(k, (struct conf_zones *)base, v, override, why,
-		    wlen);
-	case CT_WEIGHT:
-		return conf_weight_line(c, v, why, wlen);
-	case CT_STYLE:
-		return conf_style_add(c, v, override, why, wlen);
-	}
-	return -1;
+	return conf_ops[k->type].store(c, k, base, v, override, why, wlen);
 }
 
 void
@@ -726,10 +906,7 @@ conf_init(struct conf *c)
 		    conf_store(c, &conf_keys[i], conf_keys[i].def, 0, why,
 		    sizeof(why)) == -1)
 			abort();	/* a default that fails its own check */
-	for (int i = 0; i < CONF_H_COUNT; i++) {
-		c->weight[i].hit = conf_heuristic_default[i][0];
-		c->weight[i].miss = conf_heuristic_default[i][1];
-	}
+	rbl_weight_defaults(c->weight);
 	if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
 		strlcpy(host, "localhost", sizeof(host));
 	host[sizeof(host) - 1] = '\0';
@@ -971,105 +1148,16 @@ conf_check(const struct conf *c, conf_err_fn err)
 void
 conf_free(struct conf *c)
 {
-	for (size_t i = 0; i < CONF_NKEYS; i++) {
-		char *base = (char *)c + conf_keys[i].off;
-
-		if (conf_keys[i].type == CT_STR) {
-			free(*(char **)base);
-			*(char **)base = NULL;
-		} else if (conf_keys[i].type == CT_ZONE) {
-			struct conf_zones *zs = (struct conf_zones *)base;
-
-			free(zs->z);
-			zs->z = NULL;
-			zs->n = 0;
-		} else if (conf_keys[i].type == CT_STYLE) {
-			free(c->helo.s);
-			c->helo.s = NULL;
-			c->helo.n = 0;
-		} else if (conf_keys[i].type == CT_LIST) {
-			struct conf_list *l = (struct conf_list *)base;
-
-			for (int j = 0; j < l->n; j++)
-				free(l->v[j]);
-			l->n = 0;
-		}
-	}
-}
-
-static void
-conf_dump_key(const struct conf *c, const struct conf_key *k, FILE *out)
-{
-	const char	*base = (const char *)c + k->off;
-	int		 bits;
-
-	switch (k->type) {
-	case CT_STR:
-		fprintf(out, "%s %s\n", k->name, *(char *const *)base);
-		break;
-	case CT_LIST:
-		for (int i = 0; i < ((const struct conf_list *)base)->n; i++)
-			fprintf(out, "%s %s\n", k->name,
-			    ((const struct conf_list *)base)->v[i]);
-		break;
-	case CT_INT:
-	case CT_TIME:
-		fprintf(out, "%s %d\n", k->name, *(const int *)base);
-		break;
-	case CT_SIZE:
-		fprintf(out, "%s %lld\n", k->name, *(const long long *)base);
-		break;
-	case CT_BOOL:
-	case CT_ENUM:
-		fprintf(out, "%s %s\n", k->name, k->choices[*(const int *)base]);
-		break;
-	case CT_FLOAT:
-		fprintf(out, "%s %g\n", k->name, *(const double *)base);
-		break;
-	case CT_ZONE:
-		for (int i = 0; i < ((const struct conf_zones *)base)->n; i++)
-			fprintf(out, "%s %s\n", k->name,
-			    ((const struct conf_zones *)base)->z[i].line);
-		break;
-	case CT_STYLE:
-		for (int i = 0; i < c->helo.n; i++) {
-			const struct conf_style *st = &c->helo.s[i];
-
-			fprintf(out, "helo %s", st->pattern);
-			if (st->maxload > 0)
-				fprintf(out, " %g", st->maxload);
-			fprintf(out, " %s%s\n", st->refuse ? "!" : "",
-			    st->refuse ? st->text : st->flags);
-		}
-		break;
-	case CT_WEIGHT:
-		for (int i = 0; i < CONF_H_COUNT; i++) {
-			const struct conf_weight *w = &c->weight[i];
-
-			if (!w->set)
-				continue;	/* a weight line turns the policy on */
-			if (w->off)
-				fprintf(out, "weight %s off\n",
-				    conf_heuristic_names[i]);
-			else
-				fprintf(out, "weight %s %g %g\n",
-				    conf_heuristic_names[i], w->hit, w->miss);
-		}
-		break;
-	case CT_SET:
-		bits = *(const int *)base;
-		fprintf(out, "%s", k->name);
-		for (int i = 0; k->choices[i] != NULL; i++)
-			if (bits & (1 << i))
-				fprintf(out, " %s", k->choices[i]);
-		fprintf(out, "%s\n", bits ? "" : " none");
-		break;
-	}
+	for (size_t i = 0; i < CONF_NKEYS; i++)
+		if (conf_ops[conf_keys[i].type].release != NULL)
+			conf_ops[conf_keys[i].type].release(c,
+			    (char *)c + conf_keys[i].off);
 }
 
 void
 conf_dump(const struct conf *c, FILE *out)
 {
 	for (size_t i = 0; i < CONF_NKEYS; i++)
-		conf_dump_key(c, &conf_keys[i], out);
+		conf_ops[conf_keys[i].type].dump(c, &conf_keys[i],
+		    (const char *)c + conf_keys[i].off, out);
 }

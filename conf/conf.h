@@ -12,8 +12,8 @@
  * conf_free(c) releases what conf_init and the setters allocated.
  * conf_split(line, &key, &value) splits a "key value" line in place (also
  * mkcdb's source lines); 0 for a blank line or a comment.
- * conf_filter_match(z, a) says whether the IPv4 answer a (4 bytes) passes
- * the zone's filter.  conf_dns_policy(c) says whether the DNS policy runs:
+ * The syntax of list and weight lines is rbl/'s (rbl_zone_parse, ...).
+ * conf_dns_policy(c) says whether the DNS policy runs:
  * when any dnsbl, dnswl, rhsbl or weight line is configured.
  * The strings a struct conf holds live as long as the process.
  */
@@ -28,6 +28,10 @@ enum conf_proto { CONF_PROTO_SMTP, CONF_PROTO_LMTP };
 enum conf_xclient { CONF_XCLIENT_AUTO, CONF_XCLIENT_YES, CONF_XCLIENT_NO };
 enum conf_bare { CONF_BARE_REJECT, CONF_BARE_NORMALIZE };
 enum conf_betls { CONF_BETLS_NO, CONF_BETLS_MAY, CONF_BETLS_ENCRYPT };
+enum conf_dns_error { CONF_DNSERR_ACCEPT, CONF_DNSERR_DEFER };
+enum conf_tls_min { CONF_TLS_V12, CONF_TLS_V13 };	/* tls_protocols */
+enum conf_login_match { CONF_LOGIN_STRICT, CONF_LOGIN_AUTHENTICATED };
+enum conf_helo_syntax { CONF_HELO_LOOSE, CONF_HELO_STRICT };
 
 /* backend_extensions bits */
 #define CONF_EXT_DSN		0x01
@@ -106,9 +110,9 @@ struct conf {
 	char		*group;
 	char		*backend;
 	struct conf_addr backend_addr;
-	int		 backend_protocol;
-	int		 backend_xclient;
-	int		 backend_tls;
+	enum conf_proto	 backend_protocol;
+	enum conf_xclient backend_xclient;
+	enum conf_betls	 backend_tls;
 	int		 backend_extensions;
 	char		*backend_ehlo_cache;
 	char		*greeting;
@@ -127,7 +131,7 @@ struct conf {
 	int		 timeout_data;
 	int		 timeout_backend;
 	int		 timeout_session;
-	int		 bare_newline;
+	enum conf_bare	 bare_newline;
 	char		*local_domains;
 	char		*relay_clients;
 	char		*pop_before_smtp;
@@ -140,14 +144,14 @@ struct conf {
 	double		 reject_score;
 	double		 defer_score;
 	int		 max_dnsbl_hits;
-	int		 dns_error_action;
+	enum conf_dns_error dns_error_action;
 	int		 add_score_header;
 	struct conf_weight weight[CONF_H_COUNT];
 	int		 weights_given;
 	char		*tls_cert_file;
 	char		*tls_key_file;
 	char		*tls_ciphers;
-	int		 tls_protocols;
+	enum conf_tls_min tls_protocols;
 	int		 tls_required;
 	int		 tls_wrapper;
 	int		 tls_received_header;
@@ -157,7 +161,7 @@ struct conf {
 	int		 max_auth_failures;
 	int		 msa;
 	char		*sender_logins;
-	int		 sender_login_match;
+	enum conf_login_match sender_login_match;
 	char		*restricted_recipients;
 	char		*recipient_delimiter;
 	struct conf_styles helo;
@@ -168,29 +172,26 @@ struct conf {
 	char		*tarpit;
 	int		 tarpit_initial, tarpit_exponent, tarpit_top;
 	int		 helo_required;
-	int		 helo_syntax;
+	enum conf_helo_syntax helo_syntax;
 	int		 greet_pause;
 	double		 helo_style_score;
 	char		*log_file;
 };
 
-enum conf_dns_error { CONF_DNSERR_ACCEPT, CONF_DNSERR_DEFER };
 
-extern const char *const conf_heuristic_names[CONF_H_COUNT];
-
-int	conf_filter_match(const struct conf_zone *, const unsigned char *);
 int	conf_dns_policy(const struct conf *);
-int	conf_style_parse(const char *, struct conf_style *, char *, size_t);
+int	conf_style_parse(const char *line, struct conf_style *st, char *why,
+	    size_t wlen);
 
 typedef void (*conf_err_fn)(const char *);
 
 void	conf_init(struct conf *);
-int	conf_load(struct conf *, const char *, conf_err_fn);
-int	conf_set(struct conf *, const char *, const char *, const char *,
-	    conf_err_fn);
-int	conf_check(const struct conf *, conf_err_fn);
-void	conf_dump(const struct conf *, FILE *);
-void	conf_free(struct conf *);
-int	conf_split(char *, char **, char **);
+int	conf_load(struct conf *c, const char *path, conf_err_fn err);
+int	conf_set(struct conf *c, const char *key, const char *value,
+	    const char *where, conf_err_fn err);
+int	conf_check(const struct conf *c, conf_err_fn err);
+void	conf_dump(const struct conf *c, FILE *out);
+void	conf_free(struct conf *c);
+int	conf_split(char *line, char **key, char **value);
 
 #endif

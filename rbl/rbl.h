@@ -39,6 +39,15 @@
  * rbl_score_text(rs) - the last score as text ("-" before any), for the
  *	session summary.
  *
+ * The configuration syntax (rbl_conf.c), called by conf/ at load:
+ * rbl_zone_parse(key, line, z, why, wlen) - a dnsbl/dnswl/rhsbl line
+ *	"zone hit miss [=filter]" into z: 0, or -1 with why.
+ * rbl_filter_match(z, a) - does the IPv4 answer a (4 bytes) pass z's filter?
+ * rbl_weight_defaults(w) - policyd-weight's weights into the CONF_H_COUNT
+ *	rows of w.
+ * rbl_weight_parse(line, w, why, wlen) - a "name hit miss" or "name off"
+ *	line into its row of w.  rbl_heuristic_names[] are those rows' names.
+ *
  * Pure helpers, exported for the unit tests:
  * rbl_reverse(addr, zone, out, size) - "4.3.2.1.zone" or the 32 IPv6
  *	nibbles; -1 when addr is bad or the name does not fit.
@@ -148,6 +157,15 @@ void		 rbl_add_style_score(struct rbl_session *rs, double score);
 const char	*rbl_client_name(struct rbl_session *rs);
 const char	*rbl_header(const struct rbl_session *rs);
 const char	*rbl_score_text(const struct rbl_session *rs);
+
+extern const char *const rbl_heuristic_names[CONF_H_COUNT];
+int		 rbl_zone_parse(const char *key, const char *line,
+		    struct conf_zone *z, char *why, size_t wlen);
+int		 rbl_filter_match(const struct conf_zone *z,
+		    const unsigned char *a);
+void		 rbl_weight_defaults(struct conf_weight *w);
+int		 rbl_weight_parse(const char *line, struct conf_weight *w,
+		    char *why, size_t wlen);
 
 int		 rbl_reverse(const char *addr, const char *zone, char *out,
 		    size_t size);

@@ -161,7 +161,7 @@ rbl_list_answer(struct rbl_session *rs, struct rbl_query *q)
 			    "listing", q->name, a[0], a[1], a[2], a[3]);
 			return;
 		}
-		if (conf_filter_match(&zs->z[q->zone], a))
+		if (rbl_filter_match(&zs->z[q->zone], a))
 			q->hit = 1;
 	}
 	if (q->hit && q->kind != RBL_Q_DNSWL)

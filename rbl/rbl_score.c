@@ -181,13 +181,13 @@ rbl_score_heuristics(struct rbl_session *rs, struct rbl_verdict *v)
 		if (w->off || (o = rbl_outcome(rs, h)) == V_SKIP)
 			continue;
 		snprintf(what, sizeof(what), "%s%s", o == V_HIT ? "" : "NOT_",
-		    conf_heuristic_names[h]);
+		    rbl_heuristic_names[h]);
 		for (i = 0; what[i] != '\0'; i++)
 			what[i] = (char)toupper((unsigned char)what[i]);
 		rbl_add(v, what, o == V_HIT ? w->hit : w->miss);
 		if (o == V_HIT)
 			rbl_append(v->names, sizeof(v->names),
-			    conf_heuristic_names[h]);
+			    rbl_heuristic_names[h]);
 	}
 }
 

@@ -20,21 +20,17 @@
 #include "log.h"
 #include "relay.h"
 
-#define RELAY_TEXT_MAX	200
-
 enum relay_standing {
-	RS_UNKNOWN,	/* not looked up yet */
+	RS_UNKNOWN,	/* not looked up yet: a zeroed relay_session */
 	RS_NONE,	/* may not relay */
 	RS_RELAY,	/* may relay */
 	RS_REJECT,	/* relay_clients says REJECT */
 	RS_ERROR	/* a table failed */
 };
 
+/* Configuration-derived, opened once per process. */
 static const struct conf	*relay_conf;
 static struct cdbt		*relay_local, *relay_clients, *relay_pop;
-static enum relay_standing	 relay_standing = RS_UNKNOWN;
-static char			 relay_why[256];	/* for the trace */
-static char			 relay_text[RELAY_TEXT_MAX + 1];
 
 int
 relay_init(const struct conf *c)
@@ -82,9 +78,9 @@ relay_clean(char *dst, const char *src, size_t size)
 }
 
 static enum relay_standing
-relay_table_error(const struct cdbt *t)
+relay_table_error(struct relay_session *rs, const struct cdbt *t)
 {
-	snprintf(relay_why, sizeof(relay_why), "table %s failed: %s",
+	snprintf(rs->why, sizeof(rs->why), "table %s failed: %s",
 	    cdbt_name(t), cdbt_error(t));
 	log_warnx("event=table-error table=%s reason=\"%s\"", cdbt_name(t),
 	    cdbt_error(t));
@@ -93,7 +89,7 @@ relay_table_error(const struct cdbt *t)
 
 /* relay_clients: OK, REJECT text, or nothing. */
 static enum relay_standing
-relay_by_network(const char *addr)
+relay_by_network(struct relay_session *rs, const char *addr)
 {
 	struct cdbt_match	 m;
 	int			 rc;
@@ -102,16 +98,16 @@ relay_by_network(const char *addr)
 		return RS_NONE;
 	if ((rc = cdbt_find(relay_clients, CDBT_NETWORK, addr, &m)) ==
 	    CDBT_ERROR)
-		return relay_table_error(relay_clients);
+		return relay_table_error(rs, relay_clients);
 	if (rc == CDBT_NOTFOUND)
 		return RS_NONE;
-	snprintf(relay_why, sizeof(relay_why), "relay_clients %.100s %.120s", m.key,
+	snprintf(rs->why, sizeof(rs->why), "relay_clients %.100s %.120s", m.key,
 	    m.value);
 	if (strncmp(m.value, "REJECT", 6) == 0) {
 		const char *text = m.value + 6 + strspn(m.value + 6, " ");
 
-		relay_clean(relay_text, *text ? text : "Access denied",
-		    sizeof(relay_text));
+		relay_clean(rs->text, *text ? text : "Access denied",
+		    sizeof(rs->text));
 		return RS_REJECT;
 	}
 	return RS_RELAY;
@@ -119,7 +115,7 @@ relay_by_network(const char *addr)
 
 /* POP-before-SMTP: a login of this address younger than pop_window. */
 static enum relay_standing
-relay_by_pop(const char *addr)
+relay_by_pop(struct relay_session *rs, const char *addr)
 {
 	struct cdbt_match	 m;
 	long long		 when, age;
@@ -129,50 +125,51 @@ relay_by_pop(const char *addr)
 	if (relay_pop == NULL)
 		return RS_NONE;
 	if ((rc = cdbt_find(relay_pop, CDBT_NETWORK, addr, &m)) == CDBT_ERROR)
-		return relay_table_error(relay_pop);
+		return relay_table_error(rs, relay_pop);
 	/* only the exact address counts: logins are per host */
 	if (rc == CDBT_NOTFOUND || strchr(m.key, '/') != NULL ||
 	    m.key[strlen(m.key) - 1] == '.')
 		return RS_NONE;
 	when = strtoll(m.value, &end, 10);
 	if (*end != '\0')
-		return relay_table_error(relay_pop);
+		return relay_table_error(rs, relay_pop);
 	age = (long long)time(NULL) - when;
-	snprintf(relay_why, sizeof(relay_why), "pop_before_smtp login %llds "
+	snprintf(rs->why, sizeof(rs->why), "pop_before_smtp login %llds "
 	    "ago, window %ds", age, relay_conf->pop_window);
 	return age <= relay_conf->pop_window ? RS_RELAY : RS_NONE;
 }
 
+/* The client's standing, looked up once per session. */
 static enum relay_standing
-relay_standing_of(const char *addr)
+relay_standing_of(struct relay_session *rs, const char *addr)
 {
 	enum relay_standing s;
 
-	if (relay_standing != RS_UNKNOWN)
-		return relay_standing;
-	s = relay_by_network(addr);
+	if (rs->standing != RS_UNKNOWN)
+		return rs->standing;
+	s = relay_by_network(rs, addr);
 	if (s == RS_NONE && getenv("RELAYCLIENT") != NULL) {
-		snprintf(relay_why, sizeof(relay_why), "RELAYCLIENT is set");
+		snprintf(rs->why, sizeof(rs->why), "RELAYCLIENT is set");
 		s = RS_RELAY;
 	}
 	if (s == RS_NONE) {
-		s = relay_by_pop(addr);
-		if (s == RS_NONE && relay_why[0] == '\0')
-			snprintf(relay_why, sizeof(relay_why),
+		s = relay_by_pop(rs, addr);
+		if (s == RS_NONE && rs->why[0] == '\0')
+			snprintf(rs->why, sizeof(rs->why),
 			    "no relay permission");
 	}
-	log_debug("relay: client %s: %s", addr, relay_why);
-	relay_standing = s;
+	log_debug("relay: client %s: %s", addr, rs->why);
+	rs->standing = s;
 	return s;
 }
 
 int
-relay_client_trusted(const char *client)
+relay_client_trusted(struct relay_session *rs, const char *client)
 {
-	return relay_standing_of(client) == RS_RELAY;
+	return relay_standing_of(rs, client) == RS_RELAY;
 }
 
-int
+static int
 relay_local_part_routes(const char *local)
 {
 	return strpbrk(local, "%!@") != NULL;
@@ -206,14 +203,14 @@ relay_is_local(const char *rcpt)
 }
 
 int
-relay_check_rcpt(const char *client, const char *rcpt, int authenticated,
-    char *reply, size_t size)
+relay_check_rcpt(struct relay_session *rs, const char *client,
+    const char *rcpt, int authenticated, char *reply, size_t size)
 {
-	enum relay_standing	 s = relay_standing_of(client);
+	enum relay_standing	 s = relay_standing_of(rs, client);
 	int			 local;
 
 	if (s == RS_REJECT) {
-		snprintf(reply, size, "554 5.7.1 %s", relay_text);
+		snprintf(reply, size, "554 5.7.1 %s", rs->text);
 		return -1;
 	}
 	if (s == RS_ERROR) {	/* it might have said REJECT: decide nothing */
@@ -223,16 +220,16 @@ relay_check_rcpt(const char *client, const char *rcpt, int authenticated,
 	if ((local = relay_is_local(rcpt)) == 1)
 		return 0;
 	if (local == -1) {
-		relay_table_error(relay_local);
+		relay_table_error(rs, relay_local);
 		snprintf(reply, size, "451 4.3.0 Temporary lookup failure");
 		return -1;
 	}
 	if (s == RS_RELAY || authenticated) {
 		log_debug("relay: rcpt %s: relay allowed: %s", rcpt,
-		    authenticated ? "authenticated" : relay_why);
+		    authenticated ? "authenticated" : rs->why);
 		return 0;
 	}
-	log_debug("relay: rcpt %s: relay denied: %s", rcpt, relay_why);
+	log_debug("relay: rcpt %s: relay denied: %s", rcpt, rs->why);
 	snprintf(reply, size, "554 5.7.1 <%s>: Relay access denied", rcpt);
 	return -1;
 }

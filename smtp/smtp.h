@@ -52,21 +52,23 @@ struct smtp_params {
 	int		 body_8bit;
 };
 
-int	smtp_session(const struct conf *, const struct smtp_client *, int, int);
+int	smtp_session(const struct conf *c, const struct smtp_client *client,
+	    int rfd, int wfd);
 
-int	smtp_parse_path(const char *, int, struct smtp_path *, const char **,
-	    const char **);
+int	smtp_parse_path(const char *s, int is_mail, struct smtp_path *out,
+	    const char **rest, const char **why);
 /* lax: without ZMailer's R flag a path may lack its domain; with S, the
  * brackets may be missing and spaces may stray inside them */
 #define SMTP_LAX_NODOMAIN	0x01
 #define SMTP_LAX_SLOPPY		0x02
-int	smtp_parse_path_lax(const char *, int, int, struct smtp_path *,
-	    const char **, const char **);
-int	smtp_parse_params(const char *, int, int, struct smtp_params *,
-	    const char **);
-int	smtp_glob(const char *, const char *);
-const struct conf_style *smtp_style_find(const struct conf *, const char *);
-int	smtp_helo_valid(const char *);
+int	smtp_parse_path_lax(const char *s, int is_mail, int lax,
+	    struct smtp_path *out, const char **rest, const char **why);
+int	smtp_parse_params(const char *s, int is_mail, int ext,
+	    struct smtp_params *out, const char **why);
+int	smtp_glob(const char *pattern, const char *s);
+const struct conf_style *smtp_style_find(const struct conf *c,
+	    const char *helo);
+int	smtp_helo_valid(const char *helo);
 
 enum smtp_data_status {
 	SMTP_DATA_MORE,		/* need more input */
@@ -96,8 +98,8 @@ struct smtp_data {
 	char		 out[8192];
 };
 
-void	smtp_data_init(struct smtp_data *, int, long long, smtp_data_sink,
-	    void *);
+void	smtp_data_init(struct smtp_data *d, int normalize, long long max,
+	    smtp_data_sink sink, void *arg);
 enum smtp_data_status smtp_data_feed(struct smtp_data *, const char *,
 	    size_t, size_t *);
 void	smtp_data_flush(struct smtp_data *);

@@ -9,8 +9,6 @@
  */
 #include <sys/resource.h>
 
-#include <poll.h>
-
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,6 +50,14 @@ static const char *const smtp_state_name[] = {
 #define CMD_NOARG	0x02	/* takes none */
 #define CMD_JUNK	0x04	/* counts toward max_junk_commands */
 
+/* Sizes that depend on each other, named once. */
+#define SMTP_REFUSE_PREFIX	"550 5.7.1 "	/* a HELO style's !text */
+#define SMTP_DELAYED_MAX	(sizeof(SMTP_REFUSE_PREFIX) + \
+				 sizeof(((struct conf_style *)0)->text))
+#define SMTP_RELAY_TEXT_MAX	1000	/* a backend reply line relayed */
+#define SMTP_RELAY_LINE_MAX	(SMTP_RELAY_TEXT_MAX + sizeof("5.0.0 "))
+#define SMTP_MECH_MAX		20	/* RFC 4422 3.1: a SASL name */
+
 struct smtp_session {
 	const struct conf		*conf;
 	const struct smtp_client	*client;
@@ -77,10 +83,11 @@ struct smtp_session {
 	int				 auth_failures;
 	char				 login[256];	/* "" until AUTH */
 	const char			*flags;		/* HELO style */
-	char				 delayed[320];	/* delay_reject */
+	char				 delayed[SMTP_DELAYED_MAX]; /* delay_reject */
 	int				 tarpit;	/* next delay, s */
 	struct backend			*be;
 	struct rbl_session		*rbl;		/* the DNS policy's */
+	struct relay_session		 relay;		/* the client's standing */
 	double				 start;
 	const char			*result;
 };
@@ -163,15 +170,15 @@ static void
 smtp_relay(struct smtp_session *s, const struct backend_reply *r)
 {
 	const char	*p = r->text;
-	char		 line[1100];
+	char		 line[SMTP_RELAY_LINE_MAX];
 	int		 enh = isdigit((unsigned char)p[0]) && p[1] == '.';
 
 	for (;;) {
 		size_t	len = strcspn(p, "\n");
 		int	last = p[len] == '\0';
 
-		if (len > 1000)
-			len = 1000;
+		if (len > SMTP_RELAY_TEXT_MAX)
+			len = SMTP_RELAY_TEXT_MAX;
 		snprintf(line, sizeof(line), "%s%.*s",
 		    enh ? "" : (r->code >= 500 ? "5.0.0 " :
 		    r->code >= 400 ? "4.0.0 " : "2.0.0 "), (int)len, p);
@@ -316,7 +323,8 @@ smtp_helo_style(struct smtp_session *s, const char *helo)
 	if (st == NULL || !st->refuse)
 		return 0;
 	/* kept: a client that goes on regardless hears it again at RCPT */
-	snprintf(s->delayed, sizeof(s->delayed), "550 5.7.1 %s", st->text);
+	snprintf(s->delayed, sizeof(s->delayed), SMTP_REFUSE_PREFIX "%s",
+	    st->text);
 	if (!s->conf->delay_reject) {
 		smtp_reply(s, "%s", s->delayed);
 		return -1;
@@ -331,7 +339,7 @@ smtp_check_helo(struct smtp_session *s, const char *arg)
 		smtp_reply(s, "501 5.5.4 Syntax: %s hostname", s->verb);
 		return -1;
 	}
-	if (s->conf->helo_syntax == 1 && !smtp_helo_valid(arg)) {
+	if (s->conf->helo_syntax == CONF_HELO_STRICT && !smtp_helo_valid(arg)) {
 		smtp_reply(s, "501 5.5.2 <%s>: Invalid HELO name", arg);
 		return -1;
 	}
@@ -509,7 +517,7 @@ smtp_check_mail(struct smtp_session *s, const char *arg)
 		return -1;
 	}
 	if ((s->conf->msa || smtp_flag(s, 'A')) && s->login[0] == '\0' &&
-	    !relay_client_trusted(s->client->addr)) {
+	    !relay_client_trusted(&s->relay, s->client->addr)) {
 		smtp_reply(s, "530 5.7.0 Authentication required");
 		return -1;
 	}
@@ -652,12 +660,13 @@ smtp_check_rcpt(struct smtp_session *s, const char *arg)
 		return -1;
 	rbl_add_style_score(s->rbl, smtp_flag(s, 'X') ?
 	    s->conf->helo_style_score : 0);
-	if (relay_check_rcpt(s->client->addr, s->to.addr, s->login[0] != '\0',
+	if (relay_check_rcpt(&s->relay, s->client->addr,
+	    s->to.addr, s->login[0] != '\0',
 	    reply, sizeof(reply)) == -1 ||
 	    auth_check_recipient(s->login, s->to.addr, reply,
 	    sizeof(reply)) == -1 ||
 	    (s->login[0] == '\0' && !smtp_flag(s, 'N') &&
-	    !relay_client_trusted(s->client->addr) &&
+	    !relay_client_trusted(&s->relay, s->client->addr) &&
 	    smtp_rbl_reply(s, reply, sizeof(reply)) == -1)) {
 		smtp_reply(s, "%s", reply);
 		return -1;
@@ -686,9 +695,7 @@ smtp_io_failed(struct smtp_session *s)
 	case IOBUF_TIMEOUT:
 	case IOBUF_DEADLINE:
 		s->result = err == IOBUF_DEADLINE ? "session-timeout" : "timeout";
-		s->io->err = IOBUF_OK;	/* one last try to tell the client */
-		s->io->deadline = 0;
-		s->io->timeout = 10;
+		iobuf_last_words(s->io, 10);	/* one last try to tell it */
 		smtp_reply(s, "421 4.4.2 %s Error: %s exceeded", s->conf->hostname,
 		    err == IOBUF_DEADLINE ? "session time limit" : "timeout");
 		iobuf_flush(s->io);
@@ -743,7 +750,7 @@ smtp_data_copy(struct smtp_session *s, struct smtp_data *d)
 	double		 line_start = iobuf_now();
 	long long	 lines = 0;
 
-	s->io->timeout = s->conf->timeout_data;
+	iobuf_set_timeout(s->io, s->conf->timeout_data);
 	for (;;) {
 		/* each line whole within timeout_data, as a command line */
 		iobuf_set_line_deadline(s->io, line_start +
@@ -762,7 +769,7 @@ smtp_data_copy(struct smtp_session *s, struct smtp_data *d)
 		}
 	}
 	iobuf_set_line_deadline(s->io, 0);
-	s->io->timeout = s->conf->timeout_command;
+	iobuf_set_timeout(s->io, s->conf->timeout_command);
 	return 0;
 }
 
@@ -1008,7 +1015,7 @@ smtp_word_in(const char *list, const char *word)
 static int
 smtp_check_auth(struct smtp_session *s, const char *arg)
 {
-	char	 mechs[512], mech[32];
+	char	 mechs[512], mech[SMTP_MECH_MAX + 2];
 	size_t	 len = strcspn(arg, " ");
 
 	if (s->login[0] != '\0') {
@@ -1019,11 +1026,12 @@ smtp_check_auth(struct smtp_session *s, const char *arg)
 		smtp_reply(s, "502 5.5.1 Error: command not implemented");
 		return -1;
 	}
-	snprintf(mech, sizeof(mech), "%.*s", (int)(len < 31 ? len : 31), arg);
+	/* one byte more than a name may have, so a longer one shows */
+	snprintf(mech, sizeof(mech), "%.*s", (int)len, arg);
 	strlcpy(mechs, s->conf->sasl_mechanisms, sizeof(mechs));
 	for (char *p = mechs; *p; p++)
 		*p = *p == ',' ? ' ' : *p;
-	if (len == 0 || len > 20 || !smtp_word_in(mechs, mech)) {
+	if (len == 0 || len > SMTP_MECH_MAX || !smtp_word_in(mechs, mech)) {
 		smtp_reply(s, "504 5.5.4 Mechanism not available");
 		return -1;
 	}
@@ -1104,7 +1112,7 @@ static void
 smtp_do_auth(struct smtp_session *s, const char *arg)
 {
 	static char	 in[8192];
-	char		 mech[32];
+	char		 mech[SMTP_MECH_MAX + 2];
 	const char	*init = arg + strcspn(arg, " ");
 	size_t		 inlen = 0;
 	int		 r;
@@ -1294,12 +1302,11 @@ smtp_summary(const struct smtp_session *s)
 static int
 smtp_pregreet(struct smtp_session *s)
 {
-	struct pollfd	 pfd = { .fd = s->io->rfd, .events = POLLIN };
-	char		 c;
+	const char *p;
 
-	if (poll(&pfd, 1, s->conf->greet_pause) <= 0)
+	if (!iobuf_input_within(s->io, s->conf->greet_pause))
 		return 0;
-	if (read(s->io->rfd, &c, 1) != 1) {
+	if (iobuf_peek(s->io, &p) <= 0) {
 		s->result = "disconnect";
 		return -1;
 	}

@@ -12,7 +12,7 @@
  * address, and on the whole line with a fixed address; rbl_helo_numeric()
  * on the first word; then the line as a dnsbl, dnswl and rhsbl value with
  * conf_set, the way -o dnsbl=... would give it: an accepted line is
- * stored as written, its zone in lower case; conf_filter_match() is asked
+ * stored as written, its zone in lower case; rbl_filter_match() is asked
  * about four answer bytes taken from the line (a zone without a filter,
  * or with "=*.*.*.*", must take any answer).  The struct conf lives across
  * the lines of an input (never more than 32 zones per list) and is freed
@@ -102,7 +102,7 @@ check_zone(struct conf *c, const char *key, const char *line)
 			abort();
 	for (size_t i = 0; i < 4 && line[i]; i++)
 		a[i] = (unsigned char)line[i];
-	int m = conf_filter_match(z, a);
+	int m = rbl_filter_match(z, a);
 	if (m != 0 && m != 1)
 		abort();
 	if (!z->has_filter && m != 1)

@@ -79,18 +79,18 @@ test_zones(void)
 	unit_str(c.dnsbl.z[0].zone, "zen.example", "zone in lower case");
 	unit_ok(c.dnsbl.z[0].hit == 4.35 && c.dnsbl.z[0].miss == -1.5,
 	    "weights");
-	unit_ok(conf_filter_match(&c.dnsbl.z[0], a12), "no filter: any answer");
+	unit_ok(rbl_filter_match(&c.dnsbl.z[0], a12), "no filter: any answer");
 	unit_ok(conf_set(&c, "dnsbl", "f.example 1 0 =127.0.0.[2..3;10..11]",
 	    "-o", errf) == 0, "filter with ranges");
-	unit_ok(conf_filter_match(&c.dnsbl.z[1], a2) &&
-	    !conf_filter_match(&c.dnsbl.z[1], a4) &&
-	    !conf_filter_match(&c.dnsbl.z[1], a12), "range filter matches");
+	unit_ok(rbl_filter_match(&c.dnsbl.z[1], a2) &&
+	    !rbl_filter_match(&c.dnsbl.z[1], a4) &&
+	    !rbl_filter_match(&c.dnsbl.z[1], a12), "range filter matches");
 	unit_ok(conf_set(&c, "dnsbl", "g.example 1 0 =127.0.*.2", "-o",
-	    errf) == 0 && conf_filter_match(&c.dnsbl.z[2], a1_2) &&
-	    !conf_filter_match(&c.dnsbl.z[2], a4), "wildcard octet");
+	    errf) == 0 && rbl_filter_match(&c.dnsbl.z[2], a1_2) &&
+	    !rbl_filter_match(&c.dnsbl.z[2], a4), "wildcard octet");
 	unit_ok(conf_set(&c, "dnsbl", "h.example 1 0 =127.0.0.4", "-o",
-	    errf) == 0 && conf_filter_match(&c.dnsbl.z[3], a4) &&
-	    !conf_filter_match(&c.dnsbl.z[3], a2), "single address");
+	    errf) == 0 && rbl_filter_match(&c.dnsbl.z[3], a4) &&
+	    !rbl_filter_match(&c.dnsbl.z[3], a2), "single address");
 	unit_ok(conf_set(&c, "dnsbl", "bad.example 1", "-o", errf) == -1,
 	    "missing weight refused");
 	unit_ok(conf_set(&c, "dnsbl", "bad.example 1 x", "-o", errf) == -1,
