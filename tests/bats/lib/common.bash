@@ -770,27 +770,7 @@ assert_took_ms() {
 # of every length up to 998, lines that start with dots, 8-bit bytes, tabs,
 # empty lines, "From " lines.
 gen_message() {
-	/usr/bin/python3 - "$1" "$2" "${3:-1}" <<'PY'
-import random, sys
-path, size, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rnd = random.Random(seed)
-alpha = bytes(range(33, 127)) + b"\t " + bytes(range(160, 256))
-out = bytearray(b"From: sender@test\r\nTo: rcpt@test\r\nSubject: generated %d\r\n"
-                b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=latin1\r\n"
-                b"Content-Transfer-Encoding: 8bit\r\n\r\n" % seed)
-specials = [b".", b"..", b". leading dot", b"...three", b"From the start",
-            b"", b" ", b"\t", b".\t", b"x" * 998, b"." + b"y" * 997]
-while len(out) < size:
-    if rnd.random() < 0.15:
-        line = rnd.choice(specials)
-    else:
-        n = rnd.choice([0, 1, 2, 76, 77, 78, 500, rnd.randrange(0, 999)])
-        line = bytes(rnd.choice(alpha) for _ in range(n))
-    if line.startswith(b"."):
-        line = b"." + line          # dot-stuffing, RFC 5321 4.5.2
-    out += line + b"\r\n"
-open(path, "wb").write(out)
-PY
+	"$LIB_DIR/gen_message" "$1" "$2" "${3:-1}"
 }
 
 # send_message MSGFILE [RCPT...]: one transaction through the proxy; the
