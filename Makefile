@@ -54,6 +54,8 @@ POPWATCH = tools/popwatch.c tools/popwatch_match.c
 REL	 = build/rel
 ASAN	 = build/asan
 UNIT	 = build/unit
+VG	 = build/vg
+COV	 = build/cov
 
 .PHONY: all asan unit test run stop install lint bench clean deps deps-test
 .PHONY: fuzz fuzz-smoke
@@ -61,50 +63,93 @@ UNIT	 = build/unit
 
 all: smtpproxy $(TOOLS)
 
-smtpproxy: $(SRCS:%.c=$(REL)/%.o)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-
-tools/mkcdb: $(REL)/tools/mkcdb.o $(REL)/conf/conf.o $(REL)/rbl/rbl_conf.o $(REL)/log.o \
-	    $(CDBSRCS:%.c=$(REL)/%.o)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-
-tools/popwatch: $(POPWATCH:%.c=$(REL)/%.o) $(REL)/log.o $(CDBSRCS:%.c=$(REL)/%.o)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
-
-$(POPWATCH:%.c=$(REL)/%.o) $(POPWATCH:%.c=$(ASAN)/%.o): tools/popwatch.h
-
-$(REL)/%.o: %.c $(HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -c -o $@ $<
-
 asan: $(ASAN)/smtpproxy $(ASAN)/mkcdb $(ASAN)/popwatch
 
-$(ASAN)/mkcdb: $(ASAN)/tools/mkcdb.o $(ASAN)/conf/conf.o $(ASAN)/rbl/rbl_conf.o $(ASAN)/log.o \
-	    $(CDBSRCS:%.c=$(ASAN)/%.o)
-	$(CC) $(SAN) -o $@ $^ $(LIBS)
-
-$(ASAN)/popwatch: $(POPWATCH:%.c=$(ASAN)/%.o) $(ASAN)/log.o \
-	    $(CDBSRCS:%.c=$(ASAN)/%.o)
-	$(CC) $(SAN) -o $@ $^ $(LIBS)
-
-$(ASAN)/smtpproxy: $(SRCS:%.c=$(ASAN)/%.o)
-	$(CC) $(SAN) -o $@ $^ $(LIBS)
-
-$(ASAN)/%.o: %.c $(HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -O1 $(SAN) -c -o $@ $<
-
-$(UNIT)/%: tests/unit/%.c tests/unit/unit.h $(LIBSRCS:%.c=$(ASAN)/%.o)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -O1 $(SAN) -o $@ $< $(LIBSRCS:%.c=$(ASAN)/%.o) $(LIBS)
-
-$(UNIT)/test_popwatch: tests/unit/test_popwatch.c tests/unit/unit.h \
-	    $(ASAN)/tools/popwatch_match.o
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) -O1 $(SAN) -o $@ $< $(ASAN)/tools/popwatch_match.o \
-	    $(LIBS)
-
 unit: $(UNITS:%=$(UNIT)/%)
+
+# The four builds of the same sources, each with its objects in its own
+# directory, written once by build_rules from these variables:
+#   rel   ./smtpproxy, tools/mkcdb, tools/popwatch (make, make install)
+#   asan  AddressSanitizer + UBSan, and the unit tests (make test)
+#   vg    no sanitizer, -O0 -g, for memcheck (make valgrind)
+#   cov   --coverage -O0, for gcov (make coverage)
+# NAME_cflags: what the compiler gets besides CFLAGS_ALL; NAME_ldflags: what
+# the linker gets; NAME_proxy, NAME_mkcdb, NAME_popwatch: the programs;
+# NAME_unit: the directory of the unit tests (none when empty).
+rel_cflags	=
+rel_ldflags	= $(LDFLAGS)
+rel_proxy	= smtpproxy
+rel_mkcdb	= tools/mkcdb
+rel_popwatch	= tools/popwatch
+rel_unit	=
+asan_cflags	= -O1 $(SAN)
+asan_ldflags	= $(SAN)
+asan_proxy	= $(ASAN)/smtpproxy
+asan_mkcdb	= $(ASAN)/mkcdb
+asan_popwatch	= $(ASAN)/popwatch
+asan_unit	= $(UNIT)
+vg_cflags	= $(NOOPT)
+vg_ldflags	=
+vg_proxy	= $(VG)/smtpproxy
+vg_mkcdb	= $(VG)/mkcdb
+vg_popwatch	= $(VG)/popwatch
+vg_unit		=
+cov_cflags	= $(NOOPT) $(COVFLAGS)
+cov_ldflags	= $(COVFLAGS)
+cov_proxy	= $(COV)/smtpproxy
+cov_mkcdb	= $(COV)/mkcdb
+cov_popwatch	= $(COV)/popwatch
+cov_unit	= $(COV)/unit
+
+# build_rules NAME DIR: the rules of build NAME, objects in DIR. Each
+# compile writes DIR/x.d (-MMD -MP: the headers x.c includes), read back
+# below, so touching a header rebuilds only what includes it; an object
+# without its .d (an older build) is rebuilt. A unit test links the
+# library objects (test_popwatch: popwatch_match.o only).
+define build_rules
+$(2)/%.o: %.c $(2)/%.d
+	@mkdir -p $$(@D)
+	$$(CC) $$(CFLAGS_ALL) $$($(1)_cflags) -MMD -MP -c -o $$@ $$<
+
+$($(1)_proxy): $(SRCS:%.c=$(2)/%.o)
+	$$(CC) $$($(1)_ldflags) -o $$@ $$^ $$(LIBS)
+
+$($(1)_mkcdb): $(2)/tools/mkcdb.o $(2)/conf/conf.o $(2)/rbl/rbl_conf.o $(2)/log.o \
+	    $(CDBSRCS:%.c=$(2)/%.o)
+	$$(CC) $$($(1)_ldflags) -o $$@ $$^ $$(LIBS)
+
+$($(1)_popwatch): $(POPWATCH:%.c=$(2)/%.o) $(2)/log.o \
+	    $(CDBSRCS:%.c=$(2)/%.o)
+	$$(CC) $$($(1)_ldflags) -o $$@ $$^ $$(LIBS)
+
+$(1)_deps = $(patsubst %.c,$(2)/%.d,$(SRCS) tools/mkcdb.c $(POPWATCH))
+ifneq ($($(1)_unit),)
+$($(1)_unit)/%: tests/unit/%.c $(2)/tests/unit/%.d $(LIBSRCS:%.c=$(2)/%.o)
+	$$(call unit_link,$(1),$(2))
+
+$($(1)_unit)/test_popwatch: tests/unit/test_popwatch.c \
+	    $(2)/tests/unit/test_popwatch.d $(2)/tools/popwatch_match.o
+	$$(call unit_link,$(1),$(2))
+
+$(1)_deps += $(UNITS:%=$(2)/tests/unit/%.d)
+endif
+$$($(1)_deps):
+-include $$(wildcard $$($(1)_deps))
+endef
+
+# unit_link NAME DIR: the recipe of a unit test in build NAME (objects in
+# DIR): compile tests/unit/TEST.c and link it with the objects among its
+# prerequisites; its .d goes to DIR/tests/unit/TEST.d
+define unit_link
+@mkdir -p $(@D) $(2)/tests/unit
+$(CC) $(CFLAGS_ALL) $($(1)_cflags) -MMD -MP -MF $(2)/tests/unit/$(@F).d \
+    -MT $@ -o $@ $< $(filter %.o,$^) $(LIBS)
+endef
+
+$(eval $(call build_rules,rel,$(REL)))
+$(eval $(call build_rules,asan,$(ASAN)))
+$(eval $(call build_rules,vg,$(VG)))
+$(eval $(call build_rules,cov,$(COV)))
 
 deps:
 	sh tools/deps.sh build
@@ -192,8 +237,6 @@ fuzz-smoke: $(FUZZ_TARGETS:%=$(FUZZ)/fuzz_%)
 # make coverage: everything with --coverage -O0 in build/cov; tests/coverage/run
 # runs the unit tests and every bats file against it, then reports gcov's
 # line coverage per module.
-VG	 = build/vg
-COV	 = build/cov
 NOOPT	 = -O0 -g -U_FORTIFY_SOURCE
 COVFLAGS = --coverage
 VG_TESTS ?= core_session core_delivery relay_tables auth_sasl
@@ -202,44 +245,9 @@ load: deps-test
 	$(MAKE) all
 	tests/load/run
 
-$(VG)/smtpproxy: $(SRCS:%.c=$(VG)/%.o)
-	$(CC) -o $@ $^ $(LIBS)
-
-$(VG)/%.o: %.c $(HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(NOOPT) -c -o $@ $<
-
 valgrind: deps-test
 	$(MAKE) $(VG)/smtpproxy asan
 	tests/valgrind/run $(VG_TESTS)
-
-$(COV)/smtpproxy: $(SRCS:%.c=$(COV)/%.o)
-	$(CC) $(COVFLAGS) -o $@ $^ $(LIBS)
-
-$(COV)/mkcdb: $(COV)/tools/mkcdb.o $(COV)/conf/conf.o $(COV)/rbl/rbl_conf.o $(COV)/log.o \
-	    $(CDBSRCS:%.c=$(COV)/%.o)
-	$(CC) $(COVFLAGS) -o $@ $^ $(LIBS)
-
-$(COV)/popwatch: $(POPWATCH:%.c=$(COV)/%.o) $(COV)/log.o \
-	    $(CDBSRCS:%.c=$(COV)/%.o)
-	$(CC) $(COVFLAGS) -o $@ $^ $(LIBS)
-
-$(POPWATCH:%.c=$(COV)/%.o): tools/popwatch.h
-
-$(COV)/%.o: %.c $(HDRS)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(NOOPT) $(COVFLAGS) -c -o $@ $<
-
-$(COV)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIBSRCS:%.c=$(COV)/%.o)
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(NOOPT) $(COVFLAGS) -o $@ $< \
-	    $(LIBSRCS:%.c=$(COV)/%.o) $(LIBS)
-
-$(COV)/unit/test_popwatch: tests/unit/test_popwatch.c tests/unit/unit.h \
-	    $(COV)/tools/popwatch_match.o
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(NOOPT) $(COVFLAGS) -o $@ $< \
-	    $(COV)/tools/popwatch_match.o $(LIBS)
 
 coverage: deps-test
 	$(MAKE) asan $(COV)/smtpproxy $(COV)/mkcdb $(COV)/popwatch \

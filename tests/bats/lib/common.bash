@@ -11,7 +11,8 @@
 #                                    sets SINK_PORT, SINK_PID and BACKEND;
 #                                    each message lands in $TMP/sink/msg.*
 #   start_sink_unix [options]        the same on unix:$TMP/sink.sock
-#   start_postfix [main.cf lines]    a private Postfix instance as the backend;
+#   start_postfix [main.cf lines]    a private Postfix instance as the backend
+#                                    (lib/postfix.bash, loaded from here);
 #                                    sets PF_DIR, PF_PORT and BACKEND; each
 #                                    message lands in $PF_DIR/mail/QID.eml
 #   start_proxy [config lines]       xinetd running $SMTPPROXY_BIN with
@@ -40,6 +41,10 @@ SMTPPROXY_BIN=${SMTPPROXY_BIN:-$ROOT/build/asan/smtpproxy}
 RAWSMTP=$LIB_DIR/rawsmtp
 WAIT_LIMIT=${WAIT_LIMIT:-5}
 export SMTPPROXY_BIN RAWSMTP
+
+# start_postfix, stop_postfix, pf_*, queue_id
+# shellcheck source-path=SCRIPTDIR source=postfix.bash
+source "$LIB_DIR/postfix.bash"
 
 # ---------------------------------------------------------------- set up
 
@@ -416,211 +421,6 @@ smtp() {
 	"$RAWSMTP" "${opts[@]}" "$PROXY_HOST" "$PROXY_PORT" "$@"
 }
 
-# -------------------------------------------------------------- Postfix
-
-# pf_allow_config_dir DIR: Postfix run as root accepts "postfix -c DIR" as
-# it is (checked with 3.7.11); only if it ever answers "unauthorized
-# configuration directory" is DIR added to alternate_config_directories of
-# the system main.cf (created from Debian's template if missing), and taken
-# out again by stop_postfix.
-pf_allow_config_dir() {
-	local dir=$1 cur
-	if [[ ! -f /etc/postfix/main.cf ]]; then
-		cp /usr/share/postfix/main.cf.debian /etc/postfix/main.cf
-	fi
-	cur=$(postconf -h alternate_config_directories 2>/dev/null)
-	PF_ADDED_DIR=$dir
-	[[ " ${cur//,/ } " == *" $dir "* ]] && return 0
-	postconf -e "alternate_config_directories = ${cur:+$cur, }$dir"
-}
-
-pf_forget_config_dir() {
-	local dir=$1 cur new= d
-	cur=$(postconf -h alternate_config_directories 2>/dev/null)
-	for d in ${cur//,/ }; do
-		[[ $d == "$dir" ]] && continue
-		new+="${new:+, }$d"
-	done
-	postconf -e "alternate_config_directories = $new"
-}
-
-# start_postfix [main.cf lines...]: a private Postfix on 127.0.0.1:PF_PORT
-# that accepts mail for anyone from 127.0.0.0/8 and ::1 and writes each
-# message, as delivered, to $TMP/pf/mail/<queue id>.eml. Its log is
-# $TMP/postfix.log.
-start_postfix() {
-	PF_DIR=$TMP/pf
-	PF_PORT=$(free_port) || return 1
-	local etc=$PF_DIR/etc
-	mkdir -p "$etc" "$PF_DIR/queue" "$PF_DIR/data"
-	mkdir -m 1777 -p "$PF_DIR/mail"
-	chmod 755 "$PF_DIR" "$etc"
-	chown postfix "$PF_DIR/data"
-	cat >"$PF_DIR/deliver" <<EOF
-#!/bin/sh
-# pipe(8) delivery: store the message as Postfix hands it over
-umask 022
-cat >"$PF_DIR/mail/\$1.tmp" && mv "$PF_DIR/mail/\$1.tmp" "$PF_DIR/mail/\$1.eml"
-EOF
-	chmod 755 "$PF_DIR/deliver"
-	touch "$TMP/postfix.log"
-	cat >"$etc/main.cf" <<EOF
-compatibility_level = 3.6
-myhostname = backend.test
-mydomain = test
-myorigin = backend.test
-mydestination =
-queue_directory = $PF_DIR/queue
-data_directory = $PF_DIR/data
-meta_directory = /etc/postfix
-maillog_file = $TMP/postfix.log
-maillog_file_prefixes = /var, /dev/stdout, $FILE_TMP
-inet_interfaces = 127.0.0.1
-inet_protocols = all
-mynetworks = 127.0.0.0/8 [::1]/128
-smtpd_authorized_xclient_hosts = 127.0.0.0/8
-smtpd_authorized_xforward_hosts = 127.0.0.0/8
-smtpd_forbid_bare_newline = reject
-smtpd_forbid_bare_newline_exclusions =
-smtpd_relay_restrictions = permit_mynetworks, reject
-smtpd_recipient_restrictions =
-smtpd_client_restrictions =
-smtpd_helo_required = no
-default_transport = dump
-local_transport = dump
-relay_transport = dump
-virtual_transport = dump
-smtpd_banner = \$myhostname ESMTP backend
-biff = no
-alias_maps =
-alias_database =
-local_recipient_maps =
-message_size_limit = 52428800
-smtputf8_enable = no
-smtpd_peername_lookup = no
-smtp_dns_support_level = disabled
-disable_dns_lookups = yes
-anvil_rate_time_unit = 60s
-smtpd_client_connection_rate_limit = 0
-queue_run_delay = 1s
-minimal_backoff_time = 1s
-maximal_backoff_time = 2s
-EOF
-	# extra settings replace the defaults above (no "overriding" warnings)
-	if (($#)); then
-		postconf -c "$etc" -e "$@" || return 1
-	fi
-	cat >"$etc/master.cf" <<EOF
-127.0.0.1:$PF_PORT inet n - n - - smtpd
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-tlsmgr    unix  -       -       n       1000?   1       tlsmgr
-dump      unix  -       n       n       -       -       pipe
-  user=nobody argv=$PF_DIR/deliver \${queue_id}
-EOF
-	# Postfix waits until a config file is older than a second or two
-	# before it trusts it: date them back
-	touch -d '-1 minute' "$etc/main.cf" "$etc/master.cf"
-	BACKEND=127.0.0.1:$PF_PORT
-	# "postfix start" spends seconds in its own checks: create the queue
-	# with "postfix check" and start master(8) directly instead
-	if ! pf_start "$etc"; then
-		if grep -q 'unauthorized configuration directory' "$TMP/postfix.start"; then
-			pf_allow_config_dir "$etc"
-			pf_start "$etc"
-		fi || {
-			cat "$TMP/postfix.start" "$TMP/postfix.log" >&2
-			return 1
-		}
-	fi
-	wait_port 127.0.0.1 "$PF_PORT"
-}
-
-# pf_start ETC: the first instance of a bats file has "postfix check"
-# create its queue (slow) and keeps a copy; later ones start from the copy
-pf_start() {
-	local skel=$FILE_TMP/pf-queue-skel
-	if [[ -d $skel ]]; then
-		rm -rf "$PF_DIR/queue"
-		cp -a "$skel" "$PF_DIR/queue"
-	else
-		postfix -c "$1" check >"$TMP/postfix.start" 2>&1 || return 1
-		cp -a "$PF_DIR/queue" "$skel"
-	fi
-	"$(postconf -h daemon_directory)/master" -c "$1" -w >>"$TMP/postfix.start" 2>&1
-}
-
-# stop_postfix: kill the whole instance at once (master and its children
-# share one process group); an orderly "postfix stop" takes seconds.
-stop_postfix() {
-	[[ -n $PF_DIR ]] || return 0
-	local master
-	master=$(tr -dc 0-9 <"$PF_DIR/queue/pid/master.pid" 2>/dev/null || true)
-	if [[ -n $master ]] && kill -0 "$master" 2>/dev/null; then
-		kill -KILL -- "-$master" 2>/dev/null || kill -KILL "$master" 2>/dev/null || true
-		wait_until pid_gone "$master" || true
-	fi
-	if [[ -n ${PF_ADDED_DIR:-} ]]; then
-		pf_forget_config_dir "$PF_ADDED_DIR" || true
-		PF_ADDED_DIR=
-	fi
-	PF_DIR=
-}
-
-pf_mail_files() {
-	find "$PF_DIR/mail" -maxdepth 1 -type f -name '*.eml' 2>/dev/null | sort
-}
-
-pf_count() {
-	pf_mail_files | wc -l
-}
-
-pf_queue_empty() {
-	[[ -z $(find "$PF_DIR/queue/incoming" "$PF_DIR/queue/active" \
-		"$PF_DIR/queue/maildrop" -type f 2>/dev/null) ]]
-}
-
-# pf_settle: the sessions ended, smtpd has read everything, and every
-# queued message was delivered or bounced (no pending work).
-pf_settle() {
-	wait_sessions_done && wait_backend_idle "$PF_PORT" && wait_until pf_queue_empty
-}
-
-pf_has_count() {
-	(($(pf_count) >= $1))
-}
-
-# pf_wait_count N: wait until N messages were delivered.
-pf_wait_count() {
-	wait_until pf_has_count "$1"
-}
-
-# queue_id: the Postfix queue id in the first "250 2.0.0 Ok: queued as"
-# reply of $output (empty when there is none)
-queue_id() {
-	plain | sed -n 's/.*250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' | head -n 1
-}
-
-# pf_body FILE: the message body (after the header block) as delivered.
-pf_body() {
-	awk 'b { print; next } /^$/ { b = 1 }' "$1"
-}
-
 # ------------------------------------------------------------- tear down
 
 # pid_gone PID: no such process, or a zombie nobody reaped yet
@@ -770,27 +570,7 @@ assert_took_ms() {
 # of every length up to 998, lines that start with dots, 8-bit bytes, tabs,
 # empty lines, "From " lines.
 gen_message() {
-	/usr/bin/python3 - "$1" "$2" "${3:-1}" <<'PY'
-import random, sys
-path, size, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-rnd = random.Random(seed)
-alpha = bytes(range(33, 127)) + b"\t " + bytes(range(160, 256))
-out = bytearray(b"From: sender@test\r\nTo: rcpt@test\r\nSubject: generated %d\r\n"
-                b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=latin1\r\n"
-                b"Content-Transfer-Encoding: 8bit\r\n\r\n" % seed)
-specials = [b".", b"..", b". leading dot", b"...three", b"From the start",
-            b"", b" ", b"\t", b".\t", b"x" * 998, b"." + b"y" * 997]
-while len(out) < size:
-    if rnd.random() < 0.15:
-        line = rnd.choice(specials)
-    else:
-        n = rnd.choice([0, 1, 2, 76, 77, 78, 500, rnd.randrange(0, 999)])
-        line = bytes(rnd.choice(alpha) for _ in range(n))
-    if line.startswith(b"."):
-        line = b"." + line          # dot-stuffing, RFC 5321 4.5.2
-    out += line + b"\r\n"
-open(path, "wb").write(out)
-PY
+	"$LIB_DIR/gen_message" "$1" "$2" "${3:-1}"
 }
 
 # send_message MSGFILE [RCPT...]: one transaction through the proxy; the

@@ -18,7 +18,7 @@
 #
 #   rbldnsd   Debian's, in the foreground (-n), as nobody, on RBL_PORT: the
 #             DNS lists, RFC 5782 test data (zone files $TMP/dns/*.zone)
-#   dead      /usr/bin/python3 reading UDP on DEAD_PORT and never answering:
+#   dead      lib/deaddns, reading UDP on DEAD_PORT and never answering:
 #             the zone dead.test (each query it swallows is one line
 #             "query NAME from ADDR:PORT" of $TMP/dns/dead.log)
 #   dnsmasq   on DNS_PORT: the ONE resolver smtpproxy talks to
@@ -114,7 +114,6 @@
 # WAIT_LIMIT) until the server answers a known query.
 
 DNS_MKCDB=${MKCDB:-$ROOT/build/asan/mkcdb}
-DNS_PY=/usr/bin/python3
 
 # every heuristic of the DNS policy (rbl-spec.md), in the spec's order
 DNS_HEURISTICS=(helo_numeric helo_no_resolve client_ip_ne_helo client_no_rdns
@@ -138,88 +137,7 @@ dnsq() {
 		*) break ;;
 		esac
 	done
-	"$DNS_PY" - "$port" "$t" "$@" <<'PY'
-import random, socket, struct, sys, time
-port, timeout, name = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
-qtype = sys.argv[4].upper() if len(sys.argv) > 4 else "A"
-TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "PTR": 12, "MX": 15,
-         "TXT": 16, "AAAA": 28, "ANY": 255}
-RCODES = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"]
-qid = random.randrange(65536)
-q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 1)
-for label in name.rstrip(".").split("."):
-    q += bytes([len(label)]) + label.encode()
-q += b"\0" + struct.pack(">HH", TYPES[qtype], 1)
-q += b"\0" + struct.pack(">HHIH", 41, 4096, 0, 0)   # EDNS0: 4096-byte answers
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.sendto(q, ("127.0.0.1", port))
-deadline = time.monotonic() + timeout
-while True:
-    left = deadline - time.monotonic()
-    if left <= 0:
-        sys.exit(2)
-    s.settimeout(left)
-    try:
-        m, _ = s.recvfrom(65535)
-    except socket.timeout:
-        sys.exit(2)
-    if len(m) >= 12 and struct.unpack(">H", m[:2])[0] == qid:
-        break
-
-def rname(off):
-    labels, jumped, end = [], False, None
-    while True:
-        n = m[off]
-        if n >= 0xc0:
-            if end is None:
-                end = off + 2
-            off = ((n & 0x3f) << 8) | m[off + 1]
-            continue
-        off += 1
-        if n == 0:
-            break
-        labels.append(m[off:off + n].decode("latin1"))
-        off += n
-    return ".".join(labels), (end if end is not None else off)
-
-def esc(b):
-    return "".join(chr(c) if 0x20 <= c < 0x7f and c not in (0x22, 0x5c)
-                   else "\\x%02x" % c for c in b)
-
-_, flags, qd, an, _, _ = struct.unpack(">HHHHHH", m[:12])
-rc = flags & 0xf
-print("status", RCODES[rc] if rc < len(RCODES) else rc)
-if flags & 0x200:
-    print("truncated")
-off = 12
-for _ in range(qd):
-    _, off = rname(off)
-    off += 4
-names = {v: k for k, v in TYPES.items()}
-for _ in range(an):
-    _, off = rname(off)
-    t, _, _, ln = struct.unpack(">HHIH", m[off:off + 10])
-    off += 10
-    rd = m[off:off + ln]
-    if t == 1:
-        data = socket.inet_ntop(socket.AF_INET, rd)
-    elif t == 28:
-        data = socket.inet_ntop(socket.AF_INET6, rd)
-    elif t in (2, 5, 12):
-        data = rname(off)[0]
-    elif t == 15:
-        data = "%d %s" % (struct.unpack(">H", rd[:2])[0], rname(off + 2)[0])
-    elif t == 16:
-        parts, i = [], 0
-        while i < len(rd):
-            parts.append('"%s"' % esc(rd[i + 1:i + 1 + rd[i]]))
-            i += 1 + rd[i]
-        data = " ".join(parts)
-    else:
-        data = rd.hex()
-    print(names.get(t, t), data)
-    off += ln
-PY
+	"$LIB_DIR/dnsq" "$port" "$t" "$@"
 }
 
 # dns_answers PORT NAME TYPE REGEX: dnsq gets an answer matching REGEX
@@ -318,20 +236,7 @@ start_dns() {
 
 	: >"$d/dead.log"
 	chmod 666 "$d/dead.log"
-	"$DNS_PY" -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-log = open(sys.argv[2], "a")
-while True:
-    m, peer = s.recvfrom(4096)
-    labels, i = [], 12
-    while i < len(m) and 0 < m[i] < 64:
-        labels.append(m[i + 1:i + 1 + m[i]].decode("latin1"))
-        i += 1 + m[i]
-    log.write("query %s from %s:%d\n" % (".".join(labels), peer[0], peer[1]))
-    log.flush()
-' "$DEAD_PORT" "$d/dead.log" >"$d/dead.out" 2>&1 3>&- &
+	"$LIB_DIR/deaddns" "$DEAD_PORT" "$d/dead.log" >"$d/dead.out" 2>&1 3>&- &
 	DEAD_PID=$!
 
 	local mu=()

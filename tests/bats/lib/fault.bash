@@ -1,8 +1,9 @@
 # fault.bash: a scripted SMTP backend and message bookkeeping for the
 # fault, privilege and audit tests (issue 7). Load it after lib/common.
 #
-# pysink: /usr/bin/python3, one thread per connection, a plain SMTP server
-# (EHLO: PIPELINING 8BITMIME ENHANCEDSTATUSCODES) that can be told to fail.
+# pysink (lib/pysink, /usr/bin/python3): one thread per connection, a plain
+# SMTP server (EHLO: PIPELINING 8BITMIME ENHANCEDSTATUSCODES) that can be
+# told to fail.
 #
 #   start_pysink [-f FAULT]... [-u]    on 127.0.0.1:SINK_PORT (or with -u on
 #                                      unix:$TMP/pysink.sock); sets SINK_PID,
@@ -56,193 +57,10 @@
 #                                  running (xinetd's children, and any
 #                                  process reading $TMP/smtpproxy.conf)
 
+# shellcheck disable=SC2034 # the Python of fault_client.bats' clients
 FAULT_PY=/usr/bin/python3
 
 # ------------------------------------------------------------- the backend
-
-read -r -d '' PYSINK_PY <<'PY' || true
-import os, socket, struct, sys, threading, time
-
-args = sys.argv[1:]
-listen, dump, logpath, faults = None, None, None, []
-while args:
-    o = args.pop(0)
-    if o == "--tcp":
-        h, p = args.pop(0).rsplit(":", 1); listen = ("tcp", (h, int(p)))
-    elif o == "--unix":
-        listen = ("unix", args.pop(0))
-    elif o == "--dump":
-        dump = args.pop(0)
-    elif o == "--log":
-        logpath = args.pop(0)
-    elif o == "-f":
-        spec = args.pop(0)
-        verb, act = spec.split("=", 1)
-        n = None
-        if "#" in verb:
-            verb, n = verb.split("#", 1); n = int(n)
-        faults.append((verb.upper(), n, act))
-    else:
-        sys.exit("pysink: unknown option " + o)
-
-lock = threading.Lock()
-counts, stored = {}, [0]
-logf = open(logpath, "a")
-
-def log(cid, msg):
-    with lock:
-        logf.write("%d %s\n" % (cid, msg)); logf.flush()
-
-def fault_for(verb):
-    with lock:
-        counts[verb] = counts.get(verb, 0) + 1
-        n = counts[verb]
-    for v, k, act in faults:
-        if v == verb and (k is None or k == n):
-            return act
-    return None
-
-class Stop(Exception):
-    pass
-
-def handle(conn, cid):
-    f = conn.makefile("rb")
-    def send(text):
-        conn.sendall(text.encode("latin1") + b"\r\n")
-    def answer(verb, normal):
-        """normal answer unless a fault says otherwise; True = normal"""
-        act = fault_for(verb)
-        if act is None:
-            send(normal); return True
-        if act.startswith("delay:"):
-            time.sleep(float(act[6:])); send(normal); return True
-        if act == "close":
-            log(cid, "closed-by-fault " + verb); raise Stop()
-        if act == "silent":
-            log(cid, "silent " + verb)
-            while f.read(65536):
-                pass
-            log(cid, "peer closed while silent"); raise Stop()
-        send(act)
-        if act.startswith("421"):
-            log(cid, "closed-by-fault %s %s" % (verb, act)); raise Stop()
-        return False
-    mail, rcpts = None, []
-    try:
-        answer("CONNECT", "220 pysink.test ESMTP pysink")
-        while True:
-            line = f.readline(8192)
-            if not line:
-                log(cid, "eof"); return
-            cmd = line.rstrip(b"\r\n").decode("latin1")
-            log(cid, "cmd " + cmd)
-            up = cmd.upper()
-            verb = up.split(" ", 1)[0]
-            if up.startswith("MAIL FROM:"):
-                if answer("MAIL", "250 2.1.0 Ok"):
-                    mail, rcpts = cmd[10:].strip(), []
-            elif up.startswith("RCPT TO:"):
-                if answer("RCPT", "250 2.1.5 Ok"):
-                    rcpts.append(cmd[8:].strip())
-            elif verb in ("EHLO", "LHLO"):
-                answer("EHLO", "250-pysink.test\r\n250-PIPELINING\r\n"
-                       "250-8BITMIME\r\n250 ENHANCEDSTATUSCODES")
-            elif verb == "HELO":
-                answer("HELO", "250 pysink.test")
-            elif verb == "DATA":
-                if mail is None or not rcpts:
-                    send("503 5.5.1 Error: need MAIL and RCPT"); continue
-                if not answer("DATA", "354 End data with <CR><LF>.<CR><LF>"):
-                    continue
-                data = bytearray()
-                while True:
-                    l = f.readline(65536)
-                    if not l:
-                        log(cid, "data-abort bytes=%d" % len(data)); return
-                    if l == b".\r\n":
-                        break
-                    data += l
-                act = fault_for("DOT")
-                if act is not None and act.startswith("delay:"):
-                    time.sleep(float(act[6:])); act = None
-                if act is None:
-                    with lock:
-                        stored[0] += 1; n = stored[0]
-                    name = "msg.%04d" % n
-                    tmp = os.path.join(dump, ".tmp.%04d" % n)
-                    with open(tmp, "wb") as out:
-                        out.write(data); out.flush(); os.fsync(out.fileno())
-                    os.chmod(tmp, 0o644)
-                    os.rename(tmp, os.path.join(dump, name))
-                    log(cid, "stored %s bytes=%d from=%s rcpts=%s" %
-                        (name, len(data), mail, ",".join(rcpts)))
-                    send("250 2.0.0 Ok: queued as %s" % name)
-                elif act == "close":
-                    log(cid, "closed-by-fault DOT"); return
-                elif act == "silent":
-                    log(cid, "silent DOT")
-                    while f.read(65536):
-                        pass
-                    log(cid, "peer closed while silent"); return
-                else:
-                    log(cid, "refused-dot " + act)
-                    send(act)
-                    if act.startswith("421"):
-                        return
-                mail, rcpts = None, []
-            elif verb == "RSET":
-                if answer("RSET", "250 2.0.0 Ok"):
-                    mail, rcpts = None, []
-            elif verb == "NOOP":
-                send("250 2.0.0 Ok")
-            elif verb == "QUIT":
-                answer("QUIT", "221 2.0.0 Bye"); log(cid, "quit"); return
-            else:
-                send("502 5.5.2 Error: command not recognized")
-    except Stop:
-        return
-    except OSError as e:
-        log(cid, "error %s" % e)
-    finally:
-        try:
-            conn.close()
-        except OSError:
-            pass
-
-def peer(conn, cid):
-    try:
-        pid, uid, gid = struct.unpack("3i", conn.getsockopt(
-            socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
-    except OSError:
-        log(cid, "connect"); return
-    log(cid, "connect peer pid=%d uid=%d gid=%d" % (pid, uid, gid))
-    try:
-        for l in open("/proc/%d/status" % pid):
-            if l.split(":")[0] in ("Name", "Uid", "Gid", "Groups", "CapEff",
-                                   "CapPrm", "NoNewPrivs"):
-                log(cid, "status " + " ".join(l.split()))
-    except OSError as e:
-        log(cid, "status unreadable: %s" % e)
-
-if listen[0] == "tcp":
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(listen[1])
-else:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind(listen[1])
-    os.chmod(listen[1], 0o666)
-s.listen(128)
-cid = 0
-while True:
-    conn, _ = s.accept()
-    cid += 1
-    if listen[0] == "unix":
-        peer(conn, cid)
-    else:
-        log(cid, "connect")
-    threading.Thread(target=handle, args=(conn, cid), daemon=True).start()
-PY
 
 # start_pysink [-u] [-f FAULT]...: see the top of this file
 start_pysink() {
@@ -260,7 +78,7 @@ start_pysink() {
 	: >"$PYSINK_LOG"
 	if [[ -n $unix ]]; then
 		rm -f "$TMP/pysink.sock"
-		"$FAULT_PY" -c "$PYSINK_PY" --unix "$TMP/pysink.sock" --dump "$TMP/sink" \
+		"$LIB_DIR/pysink" --unix "$TMP/pysink.sock" --dump "$TMP/sink" \
 			--log "$PYSINK_LOG" "${faults[@]}" >"$TMP/pysink.out" 2>&1 3>&- &
 		SINK_PID=$!
 		BACKEND=unix:$TMP/pysink.sock
@@ -270,7 +88,7 @@ start_pysink() {
 	# shellcheck disable=SC2034 # try counts; BACKEND is for start_proxy
 	for try in 1 2 3; do
 		SINK_PORT=$(free_port) || return 1
-		"$FAULT_PY" -c "$PYSINK_PY" --tcp "127.0.0.1:$SINK_PORT" --dump "$TMP/sink" \
+		"$LIB_DIR/pysink" --tcp "127.0.0.1:$SINK_PORT" --dump "$TMP/sink" \
 			--log "$PYSINK_LOG" "${faults[@]}" >"$TMP/pysink.out" 2>&1 3>&- &
 		SINK_PID=$!
 		BACKEND=127.0.0.1:$SINK_PORT
