@@ -21,7 +21,7 @@ CC	?= cc
 
 PKGS	 = openssl libsasl2 libcares libbsd
 # OpenSSL and libsasl2 are dlopen()ed at the first STARTTLS and the first
-# AUTH (auth/auth_dl.c): headers only
+# AUTH (dl.c): headers only
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wformat=2 -Wno-format-nonliteral
 CFLAGS	?= -O2 -g
@@ -40,12 +40,13 @@ SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c backend/backend_
 	   smtp/smtp_session.c smtp/smtp_parse.c smtp/smtp_data.c \
 	   smtp/smtp_helo.c \
 	   relay/relay.c rbl/rbl_dns.c rbl/rbl_score.c rbl/rbl_names.c \
-	   rbl/rbl_conf.c auth/auth_tls.c \
-	   auth/auth_sasl.c auth/auth_policy.c auth/auth_dl.c auth/auth_b64.c \
+	   rbl/rbl_conf.c \
+	   auth/auth_sasl.c auth/auth_policy.c auth/auth_b64.c \
+	   tls/tls.c dl.c \
 	   $(CDBSRCS)
 LIBSRCS	 = $(filter-out smtpproxy.c,$(SRCS))
 HDRS	 = log.h iobuf.h version.h conf/conf.h backend/backend.h smtp/smtp.h \
-	   relay/relay.h cdb/cdb.h rbl/rbl.h auth/auth.h
+	   relay/relay.h cdb/cdb.h rbl/rbl.h tls/tls.h auth/auth.h dl.h
 TOOLS	 = tools/mkcdb tools/popwatch
 UNITS	 = test_parse test_data test_conf test_cdb test_popwatch test_rbl \
 	   test_helo test_b64
@@ -215,8 +216,7 @@ FUZZ_data	= smtp/smtp_data.c
 FUZZ_conf	= conf/conf.c rbl/rbl_conf.c
 FUZZ_mkcdb	= $(CDBSRCS) conf/conf.c rbl/rbl_conf.c log.c
 FUZZ_popwatch	= tools/popwatch_match.c
-FUZZ_auth	= auth/auth_b64.c auth/auth_sasl.c auth/auth_tls.c \
-		  auth/auth_dl.c iobuf.c log.c \
+FUZZ_auth	= auth/auth_b64.c auth/auth_sasl.c tls/tls.c dl.c iobuf.c log.c \
 		  smtp/smtp_helo.c smtp/smtp_parse.c conf/conf.c rbl/rbl_conf.c
 FUZZ_rbl	= rbl/rbl_names.c conf/conf.c rbl/rbl_conf.c
 

@@ -33,6 +33,7 @@
 #include "rbl/rbl.h"
 #include "relay/relay.h"
 #include "smtp/smtp.h"
+#include "tls/tls.h"
 #include "version.h"
 
 #define DEFAULT_CONF	"/etc/smtpproxy/smtpproxy.conf"
@@ -257,7 +258,7 @@ main_check(const struct conf *c)
 		rc = EX_TEMP;
 	if (rbl_report(stdout) == -1)
 		rc = EX_PERM;
-	if (auth_tls_check(stdout) == -1)
+	if (tls_check(stdout) == -1)
 		rc = EX_PERM;
 	if (backend_probe(c, stdout) == -1)
 		rc = EX_TEMP;
@@ -332,7 +333,8 @@ main_config(struct conf *c, struct main_opts *o)
 	cdbt_set_delimiters(c->recipient_delimiter);
 	relay_init(c);
 	rbl_init(c);
-	if (auth_init(c) == -1 && o->check) {
+	auth_init(c);
+	if (tls_init(c) == -1 && o->check) {
 		fprintf(stderr, "smtpproxy: cannot read tls_cert_file or "
 		    "tls_key_file\n");
 		return EX_TEMP;

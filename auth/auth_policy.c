@@ -17,7 +17,7 @@
 static const struct conf	*policy_conf;
 static struct cdbt		*policy_senders, *policy_rcpts;
 
-int
+void
 auth_init(const struct conf *c)
 {
 	policy_conf = c;
@@ -25,7 +25,6 @@ auth_init(const struct conf *c)
 	policy_senders = cdbt_open_conf(c->sender_logins, CDBT_SENDERS);
 	policy_rcpts = cdbt_open_conf(c->restricted_recipients,
 	    CDBT_RECIPIENTS);
-	return auth_tls_load(c);
 }
 
 /* Is login one of the comma-separated logins? (case matters: SASL names) */

@@ -4,7 +4,7 @@
  * before; it reads its own smtpproxy.conf (sasldb, saslauthd, auxprop) from
  * sasl_config_path.  Unknown user and wrong password both come back as
  * AUTH_FAIL; libsasl2's own messages go to the log, never a payload.
- * The library itself is loaded then too (auth_dl()): linked, it would be
+ * The library itself is loaded then too (dl_load()): linked, it would be
  * mapped and relocated by every session, AUTH or not.
  */
 #include <stdio.h>
@@ -15,7 +15,9 @@
 #include <bsd/string.h>
 
 #include "auth.h"
+#include "dl.h"
 #include "log.h"
+#include "tls/tls.h"
 
 #define SASL_LIB	"libsasl2.so.2"
 
@@ -30,11 +32,11 @@
 	X(sasl_errstring) \
 
 struct sasl_fns {
-	SASL_FNS(AUTH_FN_PTR)
+	SASL_FNS(DL_FN_PTR)
 };
 
-#define SASL_SYM(f)	AUTH_SYM(sasl_fns, f)
-static const struct auth_sym sasl_syms[] = { SASL_FNS(SASL_SYM) };
+#define SASL_SYM(f)	DL_SYM(sasl_fns, f)
+static const struct dl_sym sasl_syms[] = { SASL_FNS(SASL_SYM) };
 
 static struct sasl_fns		 lib;
 static void			*sasl_lib;
@@ -78,13 +80,13 @@ static sasl_callback_t sasl_cbs[] = {
 };
 
 static int
-sasl_open(void)
+sasl_open(const struct iobuf *io)
 {
 	sasl_security_properties_t	 sp = { 0 };
-	sasl_ssf_t			 ssf = (sasl_ssf_t)auth_tls_ssf();
+	sasl_ssf_t			 ssf = (sasl_ssf_t)tls_ssf(io);
 	int				 rc;
 
-	if (sasl_lib == NULL && (sasl_lib = auth_dl("sasl", SASL_LIB,
+	if (sasl_lib == NULL && (sasl_lib = dl_load("sasl", SASL_LIB,
 	    sasl_syms, sizeof(sasl_syms) / sizeof(sasl_syms[0]), &lib)) == NULL)
 		return -1;
 	if (!sasl_ready) {
@@ -156,12 +158,12 @@ sasl_result(int rc, const char **out, unsigned *outlen)
 }
 
 int
-auth_sasl_start(const char *mech, const char *in, size_t inlen,
-    const char **out, unsigned *outlen)
+auth_sasl_start(const struct iobuf *io, const char *mech, const char *in,
+    size_t inlen, const char **out, unsigned *outlen)
 {
 	*out = NULL;
 	*outlen = 0;
-	if (sasl_open() == -1)
+	if (sasl_open(io) == -1)
 		return AUTH_TEMP;
 	return sasl_result(lib.sasl_server_start(sasl_conn, mech, in,
 	    (unsigned)inlen, out, outlen), out, outlen);

@@ -20,10 +20,10 @@
 
 #include <bsd/string.h>
 
-#include "auth/auth.h"
 #include "backend.h"
 #include "iobuf.h"
 #include "log.h"
+#include "tls/tls.h"
 
 #define BACKEND_LINE_MAX	2048
 #define BACKEND_LINES_MAX	200
@@ -499,7 +499,7 @@ backend_starttls(struct backend *b, struct backend_reply *r)
 	if (backend_command(b, r, "STARTTLS") == -1 || r->code != 220)
 		return -1;
 	iobuf_discard(&b->io);	/* nothing of the plaintext may remain */
-	if (auth_tls_client(&b->io, tls, sizeof(tls)) == -1) {
+	if (tls_connect(&b->io, tls, sizeof(tls)) == -1) {
 		log_warnx("event=backend-error backend=%s reason=\"STARTTLS "
 		    "failed\"", b->conf->backend);
 		return -1;
@@ -695,7 +695,7 @@ backend_close(struct backend *b, int quit)
 		return;
 	if (quit && b->io.err == IOBUF_OK)
 		(void)backend_command(b, &r, "QUIT");
-	auth_tls_client_close(&b->io);
+	tls_close(&b->io);
 	close(b->fd);
 	free(b);
 }

@@ -27,6 +27,7 @@
 #include "rbl/rbl.h"
 #include "relay/relay.h"
 #include "smtp.h"
+#include "tls/tls.h"
 #include "version.h"
 
 enum smtp_state {
@@ -420,7 +421,7 @@ smtp_do_ehlo(struct smtp_session *s, const char *arg)
 		iobuf_printf(s->io, "250-DSN\r\n");
 	if (s->ext & CONF_EXT_SMTPUTF8)
 		iobuf_printf(s->io, "250-SMTPUTF8\r\n");
-	if (!s->tls && auth_tls_offered())
+	if (!s->tls && tls_offered(s->io))
 		iobuf_printf(s->io, "250-STARTTLS\r\n");
 	smtp_auth_offer(s, mechs, sizeof(mechs));
 	if (mechs[0] != '\0')
@@ -810,7 +811,7 @@ static int
 smtp_trace_headers(struct smtp_session *s)
 {
 	char		 buf[1400], date[64];
-	const char	*tls = auth_tls_summary(), *hdr = rbl_header(s->rbl);
+	const char	*tls = tls_summary(s->io), *hdr = rbl_header(s->rbl);
 	time_t		 now = time(NULL);
 	int		 n = 0;
 
@@ -937,11 +938,11 @@ smtp_check_starttls(struct smtp_session *s, const char *arg)
 		smtp_reply(s, "503 5.5.1 Error: TLS already active");
 		return -1;
 	}
-	if (!auth_tls_offered()) {
+	if (!tls_offered(s->io)) {
 		smtp_reply(s, "502 5.5.1 Error: command not implemented");
 		return -1;
 	}
-	if (!auth_tls_ready()) {	/* before "220 Ready": the session goes on */
+	if (!tls_ready(s->io)) {	/* before "220 Ready": the session goes on */
 		smtp_reply(s, "454 4.7.0 TLS not available due to local problem");
 		return -1;
 	}
@@ -956,7 +957,7 @@ smtp_tls_start(struct smtp_session *s)
 	int rc;
 
 	iobuf_set_line_deadline(s->io, iobuf_now() + s->conf->timeout_tls);
-	rc = auth_tls_start(s->io);
+	rc = tls_accept(s->io);
 	iobuf_set_line_deadline(s->io, 0);
 	return rc;
 }
@@ -1094,7 +1095,8 @@ smtp_auth_dialogue(struct smtp_session *s, const char *mech,
 	const char	*out;
 	unsigned	 outlen;
 	size_t		 inlen;
-	int		 r = auth_sasl_start(mech, init, initlen, &out, &outlen);
+	int		 r = auth_sasl_start(s->io, mech, init, initlen, &out,
+	    &outlen);
 
 	while (r == AUTH_MORE) {
 		if (auth_b64_encode(out ? out : "", outlen, b64,
@@ -1285,7 +1287,7 @@ smtp_summary(const struct smtp_session *s)
 	struct rusage ru;
 
 	getrusage(RUSAGE_SELF, &ru);
-	const char *tls = auth_tls_summary();
+	const char *tls = tls_summary(s->io);
 
 	log_info("event=summary client=%s helo=%s tls=%s login=%s from=%s "
 	    "rcpts=%d accepted=%d score=%s result=%s duration=%.3f maxrss=%ld",
@@ -1360,10 +1362,11 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 			smtp_command(&s, s.line);
 		}
 	iobuf_flush(s.io);
-	auth_tls_close();
+	tls_shutdown(s.io);
 	smtp_backend_close(&s, 1);
 	smtp_summary(&s);
 	rbl_session_free(s.rbl);
+	tls_close(s.io);
 	free(s.line);
 	free(s.io);
 	return 0;

@@ -1,9 +1,9 @@
 /*
- * auth_tls.c: STARTTLS with OpenSSL 3, behind iobuf's transport hooks.
- * The certificate and key are read as bytes before privileges drop; the
- * context is made from them at the first handshake, so a plain session
- * never initialises OpenSSL.  OpenSSL's error queue is drained into the
- * log at each failure.
+ * tls.c: TLS with OpenSSL 3 on an iobuf, behind its transport hooks
+ * (tls.h).  The certificate and key are read as bytes before privileges
+ * drop; the server context is made from them at the first handshake, so a
+ * plain session never initialises OpenSSL.  OpenSSL's error queue is
+ * drained into the log at each failure.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -19,10 +19,11 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
-#include "auth.h"
+#include "dl.h"
 #include "log.h"
+#include "tls/tls.h"
 
-#define AUTH_PEM_MAX	(256 * 1024)
+#define TLS_PEM_MAX	(256 * 1024)
 
 /* OpenSSL is loaded with dlopen(3) at the first handshake: linked, its
  * 5 MB would be mapped and relocated by every plain session too. */
@@ -65,22 +66,39 @@
 	X(ERR_clear_error) \
 
 struct tls_fns {
-	TLS_FNS(AUTH_FN_PTR)
+	TLS_FNS(DL_FN_PTR)
 };
 
-#define TLS_SYM(f)	AUTH_SYM(tls_fns, f)
-static const struct auth_sym tls_syms[] = { TLS_FNS(TLS_SYM) };
+#define TLS_SYM(f)	DL_SYM(tls_fns, f)
+static const struct dl_sym tls_syms[] = { TLS_FNS(TLS_SYM) };
 
+/* Process-wide, from the configuration: built once, shared by every
+ * connection of the process. */
 static struct tls_fns		 ssl;
 static void			*tls_lib;
 
 static const struct conf	*tls_conf;
 static char			*tls_cert, *tls_key;	/* PEM bytes */
 static size_t			 tls_cert_len, tls_key_len;
-static SSL_CTX			*tls_ctx;
-static SSL			*tls_ssl;
-static char			 tls_summary[128];
+static SSL_CTX			*tls_ctx;	/* server side */
+static SSL_CTX			*tls_cctx;	/* client side (backend) */
 static int			 tls_loaded;	/* cert and key read */
+
+/* One connection in TLS: what its iobuf's ctx points to. */
+struct tls_conn {
+	SSL	*con;
+	int	 notified;	/* close_notify sent */
+	char	 summary[128];	/* "TLSv1.3:CIPHER" */
+};
+
+static const struct iobuf_ops tls_ops;
+
+/* tls_conn_of - io's TLS state, or NULL when io is plain. */
+static struct tls_conn *
+tls_conn_of(const struct iobuf *io)
+{
+	return io->ops == &tls_ops ? io->ctx : NULL;
+}
 
 /* A whole small file into memory; NULL (logged) on failure. */
 static char *
@@ -92,7 +110,7 @@ tls_slurp(const char *path, size_t *len)
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(fd, &st) == -1 || st.st_size <= 0 ||
-	    st.st_size > AUTH_PEM_MAX ||
+	    st.st_size > TLS_PEM_MAX ||
 	    (buf = malloc((size_t)st.st_size)) == NULL ||
 	    read(fd, buf, (size_t)st.st_size) != st.st_size) {
 		log_warn("event=tls-error file=%s reason=\"cannot read\"", path);
@@ -105,8 +123,9 @@ tls_slurp(const char *path, size_t *len)
 	return buf;
 }
 
+/* tls_init - the certificate and key as bytes, before privileges drop. */
 int
-auth_tls_load(const struct conf *c)
+tls_init(const struct conf *c)
 {
 	tls_conf = c;
 	if (c->tls_cert_file[0] == '\0' || c->tls_key_file[0] == '\0')
@@ -117,10 +136,11 @@ auth_tls_load(const struct conf *c)
 	return tls_loaded ? 0 : -1;
 }
 
+/* tls_offered - STARTTLS can be offered: keys read, io still plain. */
 int
-auth_tls_offered(void)
+tls_offered(const struct iobuf *io)
 {
-	return tls_loaded && tls_ssl == NULL;
+	return tls_loaded && tls_conn_of(io) == NULL;
 }
 
 static void
@@ -176,25 +196,26 @@ static int
 tls_dl(void)
 {
 	if (tls_lib == NULL)
-		tls_lib = auth_dl("tls", TLS_LIBSSL, tls_syms,
+		tls_lib = dl_load("tls", TLS_LIBSSL, tls_syms,
 		    sizeof(tls_syms) / sizeof(tls_syms[0]), &ssl);
 	return tls_lib != NULL ? 0 : -1;
 }
 
 static int tls_ctx_make(void);
 
-/* STARTTLS: can the handshake start?  The context, built now if need be,
- * so that a missing libssl or a bad key is a 454 reply, not a dead
- * session after "220 Ready". */
+/* tls_ready - STARTTLS: can the handshake start?  The context, built now
+ * if need be, so that a missing libssl or a bad key is a 454 reply, not a
+ * dead session after "220 Ready". */
 int
-auth_tls_ready(void)
+tls_ready(const struct iobuf *io)
 {
-	return auth_tls_offered() && tls_ctx_make() == 0;
+	return tls_offered(io) && tls_ctx_make() == 0;
 }
 
-/* -n: build the context now, so a bad key or cipher list shows here. */
+/* tls_check - -n: build the context now, so a bad key or cipher list
+ * shows here. */
 int
-auth_tls_check(FILE *out)
+tls_check(FILE *out)
 {
 	if (!tls_loaded)
 		return tls_conf->tls_cert_file[0] || tls_conf->tls_key_file[0] ?
@@ -208,6 +229,8 @@ auth_tls_check(FILE *out)
 	return 0;
 }
 
+/* The server context, built once from the configuration and the PEM
+ * bytes (the key's copy is wiped then); -1 (logged). */
 static int
 tls_ctx_make(void)
 {
@@ -267,22 +290,64 @@ tls_result(SSL *con, int n, const char *what)
 static ssize_t
 tls_read(void *ctx, void *buf, size_t len)
 {
-	return tls_result(ctx, ssl.SSL_read(ctx, buf, (int)len), "read");
+	SSL *con = ((struct tls_conn *)ctx)->con;
+
+	return tls_result(con, ssl.SSL_read(con, buf, (int)len), "read");
 }
 
 static ssize_t
 tls_write(void *ctx, const void *buf, size_t len)
 {
-	return tls_result(ctx, ssl.SSL_write(ctx, buf, (int)len), "write");
+	SSL *con = ((struct tls_conn *)ctx)->con;
+
+	return tls_result(con, ssl.SSL_write(con, buf, (int)len), "write");
 }
 
 static size_t
 tls_pending(void *ctx)
 {
-	return (size_t)ssl.SSL_pending(ctx);
+	return (size_t)ssl.SSL_pending(((struct tls_conn *)ctx)->con);
 }
 
 static const struct iobuf_ops tls_ops = { tls_read, tls_write, tls_pending };
+
+/* tls_conn_new - a connection of ctx, not yet on any descriptor; NULL
+ * when out of memory (logged) or when SSL_new fails (the error queue
+ * is the caller's to log). */
+static struct tls_conn *
+tls_conn_new(SSL_CTX *ctx)
+{
+	struct tls_conn *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		log_warn("event=tls-error step=memory");
+		return NULL;
+	}
+	if ((t->con = ssl.SSL_new(ctx)) == NULL) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/* tls_conn_free - the SSL object and its connection, no word to the peer. */
+static void
+tls_conn_free(struct tls_conn *t)
+{
+	ssl.SSL_free(t->con);
+	free(t);
+}
+
+/* tls_switch - io speaks TLS through t from now on; t->summary is set. */
+static void
+tls_switch(struct iobuf *io, struct tls_conn *t)
+{
+	snprintf(t->summary, sizeof(t->summary), "%s:%s",
+	    ssl.SSL_get_version(t->con),
+	    ssl.SSL_CIPHER_get_name(ssl.SSL_get_current_cipher(t->con)));
+	io->ops = &tls_ops;
+	io->ctx = t;
+}
 
 static int
 tls_handshake(struct iobuf *io, SSL *con, int server)
@@ -302,94 +367,115 @@ tls_handshake(struct iobuf *io, SSL *con, int server)
 	}
 }
 
+/* tls_accept - the server side, for STARTTLS and implicit TLS. */
 int
-auth_tls_start(struct iobuf *io)
+tls_accept(struct iobuf *io)
 {
-	if (!auth_tls_offered() || tls_ctx_make() == -1 ||
-	    (tls_ssl = ssl.SSL_new(tls_ctx)) == NULL) {
+	struct tls_conn *t = NULL;
+
+	if (!tls_offered(io) || tls_ctx_make() == -1 ||
+	    (t = tls_conn_new(tls_ctx)) == NULL) {
 		tls_log_errors("start");
 		return -1;
 	}
 	fcntl(io->rfd, F_SETFL, fcntl(io->rfd, F_GETFL) | O_NONBLOCK);
 	fcntl(io->wfd, F_SETFL, fcntl(io->wfd, F_GETFL) | O_NONBLOCK);
-	if (ssl.SSL_set_rfd(tls_ssl, io->rfd) != 1 ||
-	    ssl.SSL_set_wfd(tls_ssl, io->wfd) != 1 ||
-	    tls_handshake(io, tls_ssl, 1) == -1) {
+	if (ssl.SSL_set_rfd(t->con, io->rfd) != 1 ||
+	    ssl.SSL_set_wfd(t->con, io->wfd) != 1 ||
+	    tls_handshake(io, t->con, 1) == -1) {
 		log_warnx("event=tls-error step=handshake reason=\"%s\"",
 		    io->err != IOBUF_OK ? iobuf_strerror(io) : "failed");
+		tls_conn_free(t);
 		return -1;
 	}
-	snprintf(tls_summary, sizeof(tls_summary), "%s:%s",
-	    ssl.SSL_get_version(tls_ssl), ssl.SSL_CIPHER_get_name(ssl.SSL_get_current_cipher(tls_ssl)));
-	io->ops = &tls_ops;
-	io->ctx = tls_ssl;
-	log_info("event=tls protocol=%s cipher=%s", ssl.SSL_get_version(tls_ssl),
-	    ssl.SSL_CIPHER_get_name(ssl.SSL_get_current_cipher(tls_ssl)));
+	tls_switch(io, t);
+	log_info("event=tls protocol=%s cipher=%s", ssl.SSL_get_version(t->con),
+	    ssl.SSL_CIPHER_get_name(ssl.SSL_get_current_cipher(t->con)));
 	return 0;
 }
 
+/* tls_shutdown - close_notify, once, without waiting for the peer's. */
 void
-auth_tls_close(void)
+tls_shutdown(struct iobuf *io)
 {
-	if (tls_ssl == NULL)
+	struct tls_conn *t = tls_conn_of(io);
+
+	if (t == NULL || t->notified)
 		return;
-	(void)ssl.SSL_shutdown(tls_ssl);
+	(void)ssl.SSL_shutdown(t->con);
 	ssl.ERR_clear_error();
+	t->notified = 1;
 }
 
 /* The client side, towards the backend: encryption without verification
- * (Postfix's "may" and "encrypt" levels). */
-int
-auth_tls_client(struct iobuf *io, char *summary, size_t size)
+ * (Postfix's "may" and "encrypt" levels); the context is built once. */
+static int
+tls_client_ctx(void)
 {
-	static SSL_CTX	*cctx;
-	SSL		*con = NULL;
-
 	if (tls_dl() == -1)
 		return -1;
-	if (cctx == NULL && ((cctx = ssl.SSL_CTX_new(ssl.TLS_client_method())) ==
-	    NULL || ssl.SSL_CTX_ctrl(cctx, SSL_CTRL_SET_MIN_PROTO_VERSION,
+	if (tls_cctx == NULL && ((tls_cctx = ssl.SSL_CTX_new(
+	    ssl.TLS_client_method())) == NULL ||
+	    ssl.SSL_CTX_ctrl(tls_cctx, SSL_CTRL_SET_MIN_PROTO_VERSION,
 	    TLS1_2_VERSION, NULL) != 1)) {
 		tls_log_errors("backend context");
 		return -1;
 	}
-	if ((con = ssl.SSL_new(cctx)) == NULL ||
-	    ssl.SSL_set_rfd(con, io->rfd) != 1 ||
-	    ssl.SSL_set_wfd(con, io->wfd) != 1 ||
-	    tls_handshake(io, con, 0) == -1) {
-		tls_log_errors("backend handshake");
-		if (con != NULL)
-			ssl.SSL_free(con);
-		return -1;
-	}
-	snprintf(summary, size, "%s:%s", ssl.SSL_get_version(con),
-	    ssl.SSL_CIPHER_get_name(ssl.SSL_get_current_cipher(con)));
-	io->ops = &tls_ops;
-	io->ctx = con;
 	return 0;
 }
 
-/* The end of a backend TLS connection: close_notify, then free it. */
-void
-auth_tls_client_close(struct iobuf *io)
+/* tls_connect - the client side, towards the backend. */
+int
+tls_connect(struct iobuf *io, char *summary, size_t size)
 {
-	if (io->ops != &tls_ops || io->ctx == NULL)
+	struct tls_conn *t = NULL;
+
+	if (tls_client_ctx() == -1)
+		return -1;
+	if ((t = tls_conn_new(tls_cctx)) == NULL ||
+	    ssl.SSL_set_rfd(t->con, io->rfd) != 1 ||
+	    ssl.SSL_set_wfd(t->con, io->wfd) != 1 ||
+	    tls_handshake(io, t->con, 0) == -1) {
+		tls_log_errors("backend handshake");
+		if (t != NULL)
+			tls_conn_free(t);
+		return -1;
+	}
+	tls_switch(io, t);
+	snprintf(summary, size, "%s", t->summary);
+	return 0;
+}
+
+/* tls_close - the end of io's TLS: close_notify if not sent, then free. */
+void
+tls_close(struct iobuf *io)
+{
+	struct tls_conn *t = tls_conn_of(io);
+
+	if (t == NULL)
 		return;
-	(void)ssl.SSL_shutdown(io->ctx);
-	ssl.SSL_free(io->ctx);
+	tls_shutdown(io);
+	tls_conn_free(t);
 	ssl.ERR_clear_error();
 	io->ops = NULL;
 	io->ctx = NULL;
 }
 
+/* tls_summary - "TLSv1.3:CIPHER", or NULL in plain text. */
 const char *
-auth_tls_summary(void)
+tls_summary(const struct iobuf *io)
 {
-	return tls_ssl != NULL && tls_summary[0] ? tls_summary : NULL;
+	const struct tls_conn *t = tls_conn_of(io);
+
+	return t != NULL && t->summary[0] ? t->summary : NULL;
 }
 
+/* tls_ssf - the cipher's bits, 0 in plain text. */
 int
-auth_tls_ssf(void)
+tls_ssf(const struct iobuf *io)
 {
-	return tls_ssl != NULL ? ssl.SSL_CIPHER_get_bits(ssl.SSL_get_current_cipher(tls_ssl), NULL) : 0;
+	const struct tls_conn *t = tls_conn_of(io);
+
+	return t != NULL ? ssl.SSL_CIPHER_get_bits(
+	    ssl.SSL_get_current_cipher(t->con), NULL) : 0;
 }

@@ -1,21 +1,15 @@
 /*
- * auth_dl.c: a shared library loaded at first use, with dlopen(3).
- * libssl (STARTTLS) and libsasl2 (AUTH) are not linked: a plain session,
- * a fresh exec each time, would map and relocate them for nothing.
+ * dl.c: a shared library loaded at first use, with dlopen(3) (dl.h).
  */
 #include <dlfcn.h>
 #include <string.h>
 
-#include "auth.h"
+#include "dl.h"
 #include "log.h"
 
-/*
- * Open lib and fill table with the address of every symbol of syms;
- * the handle, or NULL (logged as event=what-error) when the library or a
- * symbol is missing.
- */
+/* dl_load - open lib, fill table from syms; the handle or NULL (logged). */
 void *
-auth_dl(const char *what, const char *lib, const struct auth_sym *syms,
+dl_load(const char *what, const char *lib, const struct dl_sym *syms,
     size_t n, void *table)
 {
 	void	*h, *fn;
