@@ -353,7 +353,7 @@ accept_queue_full() {
 	start_proxy
 	# 20 kB: one full write buffer goes out during DATA (the dead backend
 	# answers it with a reset), the rest and the dot fail at the end
-	python3 -c "
+	/usr/bin/python3 -c "
 import sys
 out = b'Subject: end of data\r\n\r\n'
 while len(out) < 20000:

@@ -300,3 +300,147 @@ version() {
 	wait_sessions_done
 	grep -q 'EXIT: .*status=100' "$TMP/xinetd.log" || fail "exit status not 100:" "$(cat "$TMP/xinetd.log")"
 }
+
+# ---------------------------------------------------------------------------
+# backend_extensions auto (the default): DSN and SMTPUTF8 as the backend's
+# last EHLO reply, kept in backend_ehlo_cache (issue 11, part 8)
+
+CACHE_REL=state/backend-ehlo	# start_proxy's backend_ehlo_cache, under $TMP
+
+# ehlo_keywords: the keywords of the EHLO reply in $output, "|KW|KW|"
+ehlo_keywords() {
+	printf '|%s|' "$(plain | sed -nE 's/^250[- ]([A-Z0-9-]+).*/\1/p' | paste -sd'|' -)"
+}
+
+# backend_conns PORT: the connections established to PORT, from the
+# client's side
+backend_conns() {
+	ss -tnH state established "( dport = :$1 )" 2>/dev/null | wc -l
+}
+
+# mtime FILE: seconds since the epoch
+mtime() {
+	stat -c %Y "$1"
+}
+
+@test "auto, no backend_ehlo_cache yet: EHLO asks the backend first, offers its DSN (not SMTPUTF8) and writes the cache" {
+	start_sink
+	start_proxy
+	local cache=$TMP/$CACHE_REL
+	[[ ! -e $cache ]] || fail "cache there before any session"
+	# only the backend's answer writes the cache: there before the client
+	# hears the EHLO reply, the backend was asked at EHLO
+	run smtp 'EHLO client.test\r\n' =1 "!cp $cache $TMP/at-ehlo 2>/dev/null" \
+		'MAIL FROM:<s@test> RET=HDRS\r\n' =1 'RCPT TO:<r@test> NOTIFY=NEVER\r\n' =1 'DATA\r\n' =1 \
+		'Subject: t\r\n\r\nlearnt\r\n.\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 250 250 354 250 221"
+	local kw
+	kw=$(ehlo_keywords)
+	[[ $kw == *"|DSN|"* ]] || fail "no DSN: $kw"
+	[[ $kw != *"|SMTPUTF8|"* ]] || fail "SMTPUTF8 offered, smtp-sink has none: $kw"
+	[[ -s $TMP/at-ehlo ]] || fail "no $cache when the client got the EHLO reply"
+	[[ -f $cache ]] || fail "no $cache"
+	grep -qx DSN "$cache" || fail "cache: $(cat "$cache")"
+	grep -qx PIPELINING "$cache" || fail "cache: $(cat "$cache")"
+	! grep -q SMTPUTF8 "$cache" || fail "cache: $(cat "$cache")"
+	settle
+	grep -q '^X-Rcpt-Args: <r@test> NOTIFY=NEVER$' "$(sink_files)" ||
+		fail "DSN parameters did not reach the backend:" "$(grep '^X-' "$(sink_files)")"
+}
+
+@test "auto with a cache that lists SMTPUTF8: EHLO offers it without asking the backend (even one that is down)" {
+	start_sink
+	mkdir -m 1777 "$TMP/state"
+	# what the cache says, not what smtp-sink offers (DSN, no SMTPUTF8)
+	printf '%s\n' PIPELINING 'SIZE 10240000' SMTPUTF8 8BITMIME >"$TMP/$CACHE_REL"
+	cp -p "$TMP/$CACHE_REL" "$TMP/cache.before"
+	start_proxy
+	run smtp 'EHLO client.test\r\n' =1 "!ss -tnH state established '( dport = :$SINK_PORT )' >$TMP/at-ehlo" 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 221"
+	local kw
+	kw=$(ehlo_keywords)
+	[[ $kw == *"|SMTPUTF8|"* ]] || fail "no SMTPUTF8: $kw"
+	[[ $kw != *"|DSN|"* ]] || fail "DSN offered, the cache has none: $kw"
+	[[ ! -s $TMP/at-ehlo ]] || fail "the backend was contacted at EHLO:" "$(cat "$TMP/at-ehlo")"
+	settle
+	cmp "$TMP/cache.before" "$TMP/$CACHE_REL" || fail "cache rewritten: $(cat "$TMP/$CACHE_REL")"
+
+	# the backend down: EHLO still answers, with SMTPUTF8; MAIL finds it down
+	stop_pid "$SINK_PID"
+	SINK_PID=
+	run smtp 'EHLO client.test\r\n' =1 'MAIL FROM:<s@test> SMTPUTF8\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 451 221"
+	assert_reply '250[- ]SMTPUTF8$'
+	assert_reply '451 4\.4\.1 '
+	wait_log_count 2 'event=summary'
+	[[ $(grep -c 'event=backend-error' "$TMP/smtpproxy.log") == 1 ]] ||
+		fail "backend tried other than at MAIL:" "$(grep event=backend-error "$TMP/smtpproxy.log")"
+}
+
+@test "auto: a stale or different cache is rewritten by the next session that talks to the backend, a fresh one is left" {
+	start_sink
+	start_proxy
+	local cache=$TMP/$CACHE_REL tx=('MAIL FROM:<s@test>\r\n' =1 'RCPT TO:<r@test>\r\n' =1 'DATA\r\n' =1 'Subject: t\r\n\r\nx\r\n.\r\n' =1)
+	run smtp 'EHLO c\r\n' =1 'QUIT\r\n'
+	assert_codes "220 250 221"
+	settle
+	[[ -f $cache ]] || fail "no cache written"
+	cp "$cache" "$TMP/learnt"
+
+	# older than 300 s: rewritten
+	touch -d '10 minutes ago' "$cache"
+	local old
+	old=$(mtime "$cache")
+	run smtp 'EHLO c\r\n' =1 "${tx[@]}" 'QUIT\r\n'
+	assert_codes "220 250 250 250 354 250 221"
+	settle
+	(($(mtime "$cache") > old + 300)) || fail "stale cache not rewritten: $(stat -c %y "$cache")"
+	cmp "$TMP/learnt" "$cache" || fail "cache: $(cat "$cache")"
+
+	# the same and recent: left as it is
+	touch -d '2 minutes ago' "$cache"
+	old=$(mtime "$cache")
+	run smtp 'EHLO c\r\n' =1 "${tx[@]}" 'QUIT\r\n'
+	assert_codes "220 250 250 250 354 250 221"
+	settle
+	[[ $(mtime "$cache") == "$old" ]] || fail "fresh cache rewritten: $(stat -c %y "$cache")"
+
+	# recent but different from what the backend says: rewritten
+	printf '%s\n' PIPELINING SMTPUTF8 >"$cache"
+	run smtp 'EHLO c\r\n' =1 "${tx[@]}" 'QUIT\r\n'
+	assert_codes "220 250 250 250 354 250 221"
+	assert_reply '250[- ]SMTPUTF8$'
+	settle
+	cmp "$TMP/learnt" "$cache" || fail "cache not corrected: $(cat "$cache")"
+	[[ $(sink_count) == 3 ]] || fail "sink holds $(sink_count) messages"
+}
+
+@test "auto: a backend_ehlo_cache that cannot be written does not break sessions" {
+	start_sink
+	start_proxy "backend_ehlo_cache $TMP/no-such-dir/backend-ehlo"
+	local i
+	for i in 1 2; do
+		run smtp 'EHLO c\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'RCPT TO:<r@test>\r\n' =1 'DATA\r\n' =1 \
+			"Subject: $i\\r\\n\\r\\nx\\r\\n.\\r\\n" =1 'QUIT\r\n'
+		assert_closed
+		assert_codes "220 250 250 250 354 250 221"
+		# learnt from the backend at EHLO, each time
+		assert_reply '250[- ]DSN$'
+	done
+	settle
+	[[ $(sink_count) == 2 ]] || fail "sink holds $(sink_count) messages"
+	[[ ! -e $TMP/no-such-dir ]] || fail "created $TMP/no-such-dir"
+	refute_log 'event=(backend-error|error)'
+}
+
+@test "MAIL FROM:<whatever:a@a>: 501 5.1.7 bad source route" {
+	start_sink
+	start_proxy
+	run smtp 'EHLO c\r\n' =1 'MAIL FROM:<whatever:a@a>\r\n' =1 'MAIL FROM:<@relay.test:a@a.test>\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 501 250 221"
+	assert_reply '501 5\.1\.7 Bad sender address syntax: bad source route$'
+}

@@ -138,3 +138,93 @@ PY
 	pf_body "$PF_DIR/mail/$qid.eml" >"$TMP/got"
 	cmp "$TMP/want" "$TMP/got" || fail "body changed:" "$(diff <(od -c "$TMP/want") <(od -c "$TMP/got") | head -20)"
 }
+
+# ---------------------------------------------------------------------------
+# HELO (issue 11, part 6): required by default; without one the backend is
+# never handed the proxy's own name; HELO and EHLO reach it as the client
+# said them
+
+# received_from QID: the first two lines of the Received header Postfix
+# gave message QID, on one line
+received_from() {
+	sed -n '1,2p' "$PF_DIR/mail/$1.eml" | tr -d '\n'
+}
+
+@test "helo_required yes by default: MAIL before HELO/EHLO gets 503 5.5.1, Postfix hears no MAIL" {
+	start_postfix
+	start_proxy
+	run smtp -b "$CLIENT" 'MAIL FROM:<sender@test>\r\n' =1 'NOOP\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 503 250 221"
+	assert_reply '503 5\.5\.1 Error: send HELO/EHLO first$'
+	assert_log 'event=reject client=127\.0\.0\.2 cmd=MAIL reply="503 5\.5\.1 Error: send HELO/EHLO first"'
+	pf_settle
+	! grep -q 'postfix/smtpd.*connect from' "$TMP/postfix.log" ||
+		fail "Postfix was contacted:" "$(cat "$TMP/postfix.log")"
+	# the same client after EHLO gets through
+	run smtp -b "$CLIENT" 'EHLO client.example\r\n' =1 'MAIL FROM:<sender@test>\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 250 221"
+}
+
+@test "helo_required no and no HELO: Postfix is not handed the proxy's name (Received: from unknown)" {
+	start_postfix
+	start_proxy 'helo_required no'
+	run smtp -b "$CLIENT" 'MAIL FROM:<sender@test>\r\n' =1 'RCPT TO:<rcpt@test>\r\n' =1 'DATA\r\n' =1 \
+		'Subject: no helo\r\n\r\nno helo\r\n.\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 250 250 354 250 221"
+	QID=$(queue_id)
+	[[ -n $QID ]] || fail "no 'queued as' reply:" "$output"
+	pf_settle
+	pf_wait_count 1
+	local rcvd
+	rcvd=$(received_from "$QID")
+	[[ $rcvd =~ ^Received:\ from\ unknown\ \([^\)]*\[127\.0\.0\.2\]\) ]] || fail "Received header: $rcvd"
+	[[ $rcvd != *proxy.test* ]] || fail "Postfix took the proxy's name for the client's: $rcvd"
+	! grep -q 'proxy\.test' "$TMP/postfix.log" || fail "Postfix log:" "$(grep proxy.test "$TMP/postfix.log")"
+	# (Postfix logs through postlogd: wait for the line)
+	wait_until file_has "$TMP/postfix.log" 'postfix/smtpd\[[0-9]+\]: disconnect from .*\[127\.0\.0\.2\] .*mail=1 ' ||
+		fail "Postfix log:" "$(cat "$TMP/postfix.log")"
+	# Postfix counts the proxy's own EHLO before XCLIENT, and nothing after
+	grep -Eq 'disconnect from .*\[127\.0\.0\.2\] ehlo=1 xclient=[0-9/]+ mail=1 ' "$TMP/postfix.log" ||
+		fail "a HELO/EHLO reached Postfix after XCLIENT:" "$(grep 'disconnect from' "$TMP/postfix.log")"
+	! grep -Eq 'disconnect from .* helo=' "$TMP/postfix.log" ||
+		fail "a HELO reached Postfix after XCLIENT:" "$(grep 'disconnect from' "$TMP/postfix.log")"
+}
+
+@test "helo_required no, no HELO, Postfix's smtpd_helo_required yes: Postfix's own 503 reaches the client" {
+	start_postfix 'smtpd_helo_required = yes'
+	start_proxy 'helo_required no'
+	run smtp -b "$CLIENT" 'MAIL FROM:<sender@test>\r\n' =1 'QUIT\r\n'
+	assert_closed
+	assert_codes "220 503 221"
+	assert_reply '503 5\.5\.1 Error: send HELO/EHLO first$'
+	pf_settle
+	# Postfix refused the MAIL it was given (its counters: 0 of 1)
+	wait_until file_has "$TMP/postfix.log" 'disconnect from [^ ]*\[127\.0\.0\.2\] .*mail=0/1 ' ||
+		fail "Postfix did not refuse it:" "$(cat "$TMP/postfix.log")"
+	assert_log 'event=reject client=127\.0\.0\.2 cmd=MAIL reply="503 5\.5\.1 Error: send HELO/EHLO first"'
+}
+
+@test "a client that said HELO reaches Postfix as SMTP, one that said EHLO as ESMTP (Received: with SMTP / ESMTP)" {
+	start_postfix
+	start_proxy
+	local verb proto rcvd
+	for verb in HELO EHLO; do
+		run smtp -b "$CLIENT" "$verb client.example\\r\\n" =1 'MAIL FROM:<sender@test>\r\n' =1 \
+			'RCPT TO:<rcpt@test>\r\n' =1 'DATA\r\n' =1 "Subject: $verb\\r\\n\\r\\nsaid $verb\\r\\n.\\r\\n" =1 'QUIT\r\n'
+		assert_closed
+		QID=$(queue_id)
+		[[ -n $QID ]] || fail "$verb: no 'queued as' reply:" "$output"
+		pf_settle
+		wait_until test -f "$PF_DIR/mail/$QID.eml"
+		proto=ESMTP
+		[[ $verb == HELO ]] && proto=SMTP
+		rcvd=$(received_from "$QID")
+		[[ $rcvd =~ ^Received:\ from\ client\.example\ \([^\)]*\[127\.0\.0\.2\]\)[[:space:]]+by\ backend\.test\ \(Postfix\)\ with\ $proto\ id\ $QID ]] ||
+			fail "$verb: Received header: $rcvd"
+	done
+	wait_until file_has "$TMP/postfix.log" 'disconnect from .*\[127\.0\.0\.2\] helo=1 ' ||
+		fail "Postfix log:" "$(grep 'disconnect from' "$TMP/postfix.log")"
+}
