@@ -181,6 +181,9 @@ install: smtpproxy $(TOOLS)
 	install -m 644 man/smtpproxy.8 man/mkcdb.8 man/popwatch.8 \
 	    $(DESTDIR)$(MANDIR)/man8/
 	install -m 644 man/smtpproxy.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	# backend_ehlo_cache: written by the sessions, as the default user
+	install -d -m 755 $(DESTDIR)/var/lib/smtpproxy
+	-chown nobody:nogroup $(DESTDIR)/var/lib/smtpproxy 2>/dev/null
 	test -e $(DESTDIR)$(SYSCONFDIR)/smtpproxy/smtpproxy.conf || \
 	    install -m 644 etc/smtpproxy.conf $(DESTDIR)$(SYSCONFDIR)/smtpproxy/
 	test -e $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpproxy || \

@@ -258,10 +258,14 @@ main_check(const struct conf *c)
 		rc = EX_TEMP;
 	if (rbl_report(stdout) == -1)
 		rc = EX_PERM;
-	if (tls_check(stdout) == -1)
+	if (tls_check(stdout) == -1 || tls_ticket_check(c, stdout) == -1)
 		rc = EX_PERM;
 	if (backend_probe(c, stdout) == -1)
 		rc = EX_TEMP;
+	/* the sessions, running as user, must be able to replace it */
+	if (pw != NULL && (c->backend_extensions & CONF_EXT_AUTO) &&
+	    c->backend_ehlo_cache[0] != '\0')
+		(void)!chown(c->backend_ehlo_cache, pw->pw_uid, pw->pw_gid);
 	return rc;
 }
 

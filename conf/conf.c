@@ -205,6 +205,10 @@ static const struct conf_key conf_keys[] = {
 	{ .name = "tls_key_file", .type = CT_STR, .off = O(tls_key_file),
 	    .def = "", .min = 0, .max = 1024,
 	    .help = "PEM private key for STARTTLS" },
+	{ .name = "tls_ticket_key_file", .type = CT_STR,
+	    .off = O(tls_ticket_key_file), .def = "", .min = 0, .max = 1024,
+	    .help = "session ticket keys, nginx's 80-byte format; first "
+	    "encrypts" },
 	{ .name = "tls_ciphers", .type = CT_STR, .off = O(tls_ciphers),
 	    .def = "HIGH:!aNULL:!MD5:!RC4", .min = 1, .max = 1024,
 	    .help = "OpenSSL cipher list for TLS 1.2" },

@@ -150,6 +150,7 @@ struct conf {
 	int		 weights_given;
 	char		*tls_cert_file;
 	char		*tls_key_file;
+	char		*tls_ticket_key_file;
 	char		*tls_ciphers;
 	enum conf_tls_min tls_protocols;
 	int		 tls_required;

@@ -69,6 +69,7 @@ struct smtp_session {
 	char				 helo[256];
 	int				 esmtp;
 	int				 ext;		/* CONF_EXT_* offered */
+	int				 ext_asked;	/* the backend, at EHLO */
 	struct smtp_path		 from;
 	struct smtp_path		 to;		/* RCPT being checked */
 	const char			*params;	/* its ESMTP part */
@@ -367,8 +368,11 @@ smtp_backend_extensions(struct smtp_session *s, int learn)
 {
 	int ext = backend_extensions(s->conf, s->be);
 
-	if (ext == -1 && learn)
+	/* once a session: a backend that does not answer delays one EHLO */
+	if (ext == -1 && learn && !s->ext_asked) {
+		s->ext_asked = 1;
 		ext = backend_ask_extensions(s->conf, s->io->deadline);
+	}
 	return ext == -1 ? 0 : ext;
 }
 

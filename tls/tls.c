@@ -15,8 +15,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 
 #include "dl.h"
@@ -24,6 +28,8 @@
 #include "tls/tls.h"
 
 #define TLS_PEM_MAX	(256 * 1024)
+#define TLS_TICKET_LEN	80	/* nginx's key: name 16, HMAC 32, AES 32 */
+#define TLS_TICKETS_MAX	16	/* keys in tls_ticket_key_file */
 
 /* OpenSSL is loaded with dlopen(3) at the first handshake: linked, its
  * 5 MB would be mapped and relocated by every plain session too. */
@@ -64,6 +70,19 @@
 	X(ERR_get_error) \
 	X(ERR_error_string_n) \
 	X(ERR_clear_error) \
+	X(OPENSSL_init_ssl) \
+	X(SSL_CTX_set_num_tickets) \
+	X(SSL_CTX_set_tlsext_ticket_key_evp_cb) \
+	X(SSL_session_reused) \
+	X(EVP_aes_256_cbc) \
+	X(EVP_CIPHER_get_iv_length) \
+	X(EVP_EncryptInit_ex) \
+	X(EVP_DecryptInit_ex) \
+	X(EVP_MAC_CTX_set_params) \
+	X(OSSL_PARAM_construct_octet_string) \
+	X(OSSL_PARAM_construct_utf8_string) \
+	X(OSSL_PARAM_construct_end) \
+	X(RAND_bytes) \
 
 struct tls_fns {
 	TLS_FNS(DL_FN_PTR)
@@ -83,6 +102,18 @@ static size_t			 tls_cert_len, tls_key_len;
 static SSL_CTX			*tls_ctx;	/* server side */
 static SSL_CTX			*tls_cctx;	/* client side (backend) */
 static int			 tls_loaded;	/* cert and key read */
+static int			 tls_shared;	/* server mode: the parent's
+						   context serves every child */
+
+/* Session ticket keys (tls_ticket_key_file): the first encrypts, every
+ * one decrypts, so a new key can be put first and the old ones kept. */
+struct tls_ticket {
+	unsigned char	 name[16];
+	unsigned char	 hmac[32];
+	unsigned char	 aes[32];
+};
+static struct tls_ticket	 tls_tickets[TLS_TICKETS_MAX];
+static int			 tls_ntickets;
 
 /* One connection in TLS: what its iobuf's ctx points to. */
 struct tls_conn {
@@ -123,11 +154,76 @@ tls_slurp(const char *path, size_t *len)
 	return buf;
 }
 
+/* The ticket keys of path: a whole number of 80-byte keys, at most
+ * TLS_TICKETS_MAX; the count, or -1 with why. */
+static int
+tls_read_tickets(const char *path, const char **why)
+{
+	size_t	 len = 0;
+	char	*buf = tls_slurp(path, &len);
+	int	 n;
+
+	*why = "cannot be read";
+	if (buf == NULL)
+		return -1;
+	*why = "not a whole number of 80-byte keys (at most 16)";
+	n = (int)(len / TLS_TICKET_LEN);
+	if (len % TLS_TICKET_LEN != 0 || n > TLS_TICKETS_MAX)
+		n = -1;
+	for (int i = 0; i < n; i++)
+		memcpy(&tls_tickets[i], buf + i * TLS_TICKET_LEN,
+		    TLS_TICKET_LEN);
+	explicit_bzero(buf, len);
+	free(buf);
+	return n;
+}
+
+/* tls_ticket_check - -n and start: the ticket key file, if any, usable? */
+int
+tls_ticket_check(const struct conf *c, FILE *out)
+{
+	const char	*why;
+	int		 n;
+
+	if (c->tls_ticket_key_file[0] == '\0')
+		return 0;
+	if ((n = tls_read_tickets(c->tls_ticket_key_file, &why)) <= 0) {
+		if (out != NULL)
+			fprintf(out, "tls_ticket_key_file: %s: %s\n",
+			    c->tls_ticket_key_file, n == 0 ? "empty" : why);
+		return -1;
+	}
+	if (out != NULL)
+		fprintf(out, "tls_ticket_key_file: %s: %d key%s\n",
+		    c->tls_ticket_key_file, n, n == 1 ? "" : "s");
+	return 0;
+}
+
+/* tls_set_shared - server mode: one context, built in the parent, serves
+ * every child, and so does OpenSSL's own ticket key. */
+void
+tls_set_shared(int shared)
+{
+	tls_shared = shared;
+}
+
 /* tls_init - the certificate and key as bytes, before privileges drop. */
 int
 tls_init(const struct conf *c)
 {
+	const char *why;
+
 	tls_conf = c;
+	tls_ntickets = 0;
+	if (c->tls_ticket_key_file[0] != '\0' &&
+	    (tls_ntickets = tls_read_tickets(c->tls_ticket_key_file, &why)) <=
+	    0) {
+		/* -n and server mode refuse it (tls_ticket_check); a
+		 * session goes on without tickets */
+		log_warnx("event=tls-error file=%s reason=\"%s\"",
+		    c->tls_ticket_key_file, tls_ntickets == 0 ? "empty" : why);
+		tls_ntickets = 0;
+	}
 	if (c->tls_cert_file[0] == '\0' || c->tls_key_file[0] == '\0')
 		return 0;
 	tls_cert = tls_slurp(c->tls_cert_file, &tls_cert_len);
@@ -195,13 +291,75 @@ tls_ctx_keys(SSL_CTX *ctx)
 static int
 tls_dl(void)
 {
-	if (tls_lib == NULL)
-		tls_lib = dl_load("tls", TLS_LIBSSL, tls_syms,
-		    sizeof(tls_syms) / sizeof(tls_syms[0]), &ssl);
-	return tls_lib != NULL ? 0 : -1;
+	if (tls_lib != NULL)
+		return 0;
+	if ((tls_lib = dl_load("tls", TLS_LIBSSL, tls_syms,
+	    sizeof(tls_syms) / sizeof(tls_syms[0]), &ssl)) == NULL)
+		return -1;
+	/* first, so that no later call reads openssl.cnf (as Postfix's
+	 * tls_config_file = none): nothing set up a session does not need */
+	(void)ssl.OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
+	return 0;
 }
 
 static int tls_ctx_make(void);
+
+/* The HMAC of a ticket: SHA-256 keyed with k's HMAC secret. */
+static int
+tls_ticket_mac(EVP_MAC_CTX *hctx, struct tls_ticket *k)
+{
+	OSSL_PARAM p[3];
+
+	p[0] = ssl.OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
+	    k->hmac, sizeof(k->hmac));
+	p[1] = ssl.OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	p[2] = ssl.OSSL_PARAM_construct_end();
+	return ssl.EVP_MAC_CTX_set_params(hctx, p) == 1 ? 0 : -1;
+}
+
+/* OpenSSL's ticket callback: encrypt with the first key; decrypt with the
+ * key the ticket names (1), asking for a new ticket when that key is not
+ * the first (2); an unknown name is a full handshake (0). */
+static int
+tls_ticket_cb(SSL *con, unsigned char name[16], unsigned char *iv,
+    EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx, int enc)
+{
+	const EVP_CIPHER	*aes = ssl.EVP_aes_256_cbc();
+	int			 i = 0;
+
+	(void)con;
+	if (enc) {
+		if (ssl.RAND_bytes(iv, ssl.EVP_CIPHER_get_iv_length(aes)) != 1 ||
+		    ssl.EVP_EncryptInit_ex(ectx, aes, NULL, tls_tickets[0].aes,
+		    iv) != 1 || tls_ticket_mac(hctx, &tls_tickets[0]) == -1)
+			return -1;
+		memcpy(name, tls_tickets[0].name, 16);
+		return 1;
+	}
+	while (i < tls_ntickets && memcmp(name, tls_tickets[i].name, 16) != 0)
+		i++;
+	if (i == tls_ntickets)
+		return 0;
+	if (tls_ticket_mac(hctx, &tls_tickets[i]) == -1 ||
+	    ssl.EVP_DecryptInit_ex(ectx, aes, NULL, tls_tickets[i].aes, iv) != 1)
+		return -1;
+	return i == 0 ? 1 : 2;
+}
+
+/* Tickets: with a key file, made and read with its keys in every mode;
+ * without one, only in server mode (OpenSSL's own key, made in the parent,
+ * is every child's); else none (no other process could read them). */
+static void
+tls_ctx_tickets(SSL_CTX *ctx)
+{
+	if (tls_ntickets > 0)
+		(void)ssl.SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, tls_ticket_cb);
+	else if (!tls_shared) {
+		ssl.SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+		(void)ssl.SSL_CTX_set_num_tickets(ctx, 0);
+	}
+}
 
 /* tls_ready - STARTTLS: can the handshake start?  The context, built now
  * if need be, so that a missing libssl or a bad key is a 454 reply, not a
@@ -258,6 +416,7 @@ tls_ctx_make(void)
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	ssl.SSL_CTX_ctrl(tls_ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF,
 	    NULL);
+	tls_ctx_tickets(tls_ctx);
 	return 0;
 }
 
@@ -389,8 +548,9 @@ tls_accept(struct iobuf *io)
 		return -1;
 	}
 	tls_switch(io, t);
-	log_info("event=tls protocol=%s cipher=%s", ssl.SSL_get_version(t->con),
-	    ssl.SSL_CIPHER_get_name(ssl.SSL_get_current_cipher(t->con)));
+	log_info("event=tls protocol=%s cipher=%s%s", ssl.SSL_get_version(t->con),
+	    ssl.SSL_CIPHER_get_name(ssl.SSL_get_current_cipher(t->con)),
+	    ssl.SSL_session_reused(t->con) ? " resumed=yes" : "");
 	return 0;
 }
 

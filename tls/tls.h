@@ -22,9 +22,19 @@
 #include "iobuf.h"
 
 /* tls_init - before privileges drop: read tls_cert_file and tls_key_file
- * into memory (OpenSSL is not touched); 0, or -1 (logged) when they are
- * configured but cannot be read. */
+ * and the ticket keys into memory (OpenSSL is not touched); 0, or -1
+ * (logged) when the certificate or key is configured but cannot be read
+ * (an unusable ticket key file is logged; sessions then go without). */
 int		 tls_init(const struct conf *c);
+
+/* tls_ticket_check - the tls_ticket_key_file, if configured: a whole
+ * number of nginx's 80-byte keys (name 16, HMAC 32, AES 32; the first
+ * encrypts, all decrypt)?  0, or -1 (a line on out when out is set). */
+int		 tls_ticket_check(const struct conf *c, FILE *out);
+
+/* tls_set_shared - server mode: the context built in the parent serves
+ * every child, and so does OpenSSL's own ticket key. */
+void		 tls_set_shared(int shared);
 
 /* tls_check - for -n: build the server context now, so that a bad key or
  * cipher list shows; 0, or -1 (a line on out, details in the log). */
