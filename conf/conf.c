@@ -205,6 +205,12 @@ static const struct conf_key conf_keys[] = {
 	{ .name = "tls_key_file", .type = CT_STR, .off = O(tls_key_file),
 	    .def = "", .min = 0, .max = 1024,
 	    .help = "PEM private key for STARTTLS" },
+	{ .name = "tls_eccert_file", .type = CT_STR,
+	    .off = O(tls_eccert_file), .def = "", .min = 0, .max = 1024,
+	    .help = "an ECDSA certificate chain served beside tls_cert_file" },
+	{ .name = "tls_eckey_file", .type = CT_STR, .off = O(tls_eckey_file),
+	    .def = "", .min = 0, .max = 1024,
+	    .help = "the key of tls_eccert_file" },
 	{ .name = "tls_ticket_key_file", .type = CT_STR,
 	    .off = O(tls_ticket_key_file), .def = "", .min = 0, .max = 1024,
 	    .help = "session ticket keys, nginx's 80-byte format; first "
@@ -1140,6 +1146,10 @@ conf_check(const struct conf *c, conf_err_fn err)
 {
 	if (c->hostname[0] == '\0') {
 		err("hostname: must not be empty");
+		return -1;
+	}
+	if ((c->tls_eccert_file[0] == '\0') != (c->tls_eckey_file[0] == '\0')) {
+		err("tls_eccert_file and tls_eckey_file go together");
 		return -1;
 	}
 	if (c->defer_score > c->reject_score) {

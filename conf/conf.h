@@ -151,6 +151,8 @@ struct conf {
 	char		*tls_cert_file;
 	char		*tls_key_file;
 	char		*tls_ticket_key_file;
+	char		*tls_eccert_file;
+	char		*tls_eckey_file;
 	char		*tls_ciphers;
 	enum conf_tls_min tls_protocols;
 	int		 tls_required;

@@ -97,8 +97,14 @@ static struct tls_fns		 ssl;
 static void			*tls_lib;
 
 static const struct conf	*tls_conf;
-static char			*tls_cert, *tls_key;	/* PEM bytes */
-static size_t			 tls_cert_len, tls_key_len;
+/* A certificate chain and its key as PEM bytes: tls_cert_file and
+ * tls_key_file, then the optional ECDSA pair (both served; the client's
+ * signature algorithms pick). */
+struct tls_pem {
+	char	*cert, *key;
+	size_t	 cert_len, key_len;
+};
+static struct tls_pem		 tls_pems[2];
 static SSL_CTX			*tls_ctx;	/* server side */
 static SSL_CTX			*tls_cctx;	/* client side (backend) */
 static int			 tls_loaded;	/* cert and key read */
@@ -207,6 +213,38 @@ tls_set_shared(int shared)
 	tls_shared = shared;
 }
 
+static void
+tls_pem_free(struct tls_pem *p)
+{
+	if (p->key != NULL)
+		explicit_bzero(p->key, p->key_len);
+	free(p->key);
+	free(p->cert);
+	memset(p, 0, sizeof(*p));
+}
+
+/* A pair's files into memory; 0, or -1 (logged). */
+static int
+tls_pem_read(struct tls_pem *p, const char *cert, const char *key)
+{
+	p->cert = tls_slurp(cert, &p->cert_len);
+	p->key = tls_slurp(key, &p->key_len);
+	return p->cert != NULL && p->key != NULL ? 0 : -1;
+}
+
+/* What an earlier configuration left (SIGHUP in server mode): the
+ * context is made again from the new files at its first use. */
+static void
+tls_forget(void)
+{
+	for (size_t i = 0; i < sizeof(tls_pems) / sizeof(tls_pems[0]); i++)
+		tls_pem_free(&tls_pems[i]);
+	if (tls_ctx != NULL)
+		ssl.SSL_CTX_free(tls_ctx);
+	tls_ctx = NULL;
+	tls_loaded = 0;
+}
+
 /* tls_init - the certificate and key as bytes, before privileges drop. */
 int
 tls_init(const struct conf *c)
@@ -224,11 +262,13 @@ tls_init(const struct conf *c)
 		    c->tls_ticket_key_file, tls_ntickets == 0 ? "empty" : why);
 		tls_ntickets = 0;
 	}
+	tls_forget();
 	if (c->tls_cert_file[0] == '\0' || c->tls_key_file[0] == '\0')
 		return 0;
-	tls_cert = tls_slurp(c->tls_cert_file, &tls_cert_len);
-	tls_key = tls_slurp(c->tls_key_file, &tls_key_len);
-	tls_loaded = tls_cert != NULL && tls_key != NULL;
+	tls_loaded = tls_pem_read(&tls_pems[0], c->tls_cert_file,
+	    c->tls_key_file) == 0 && (c->tls_eccert_file[0] == '\0' ||
+	    tls_pem_read(&tls_pems[1], c->tls_eccert_file,
+	    c->tls_eckey_file) == 0);
 	return tls_loaded ? 0 : -1;
 }
 
@@ -255,11 +295,13 @@ tls_log_errors(const char *what)
 	ssl.ERR_clear_error();
 }
 
-/* Certificate chain and key from the PEM bytes. */
+/* A certificate chain and its key from the PEM bytes of p; the chain
+ * belongs to that certificate, so an RSA and an ECDSA one each have
+ * theirs. */
 static int
-tls_ctx_keys(SSL_CTX *ctx)
+tls_ctx_keys(SSL_CTX *ctx, const struct tls_pem *p)
 {
-	BIO		*bio = ssl.BIO_new_mem_buf(tls_cert, (int)tls_cert_len);
+	BIO		*bio = ssl.BIO_new_mem_buf(p->cert, (int)p->cert_len);
 	X509		*x;
 	EVP_PKEY	*key;
 	int		 ok;
@@ -271,14 +313,14 @@ tls_ctx_keys(SSL_CTX *ctx)
 	}
 	ssl.X509_free(x);
 	while ((x = ssl.PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
-		if (ssl.SSL_CTX_ctrl(ctx, SSL_CTRL_EXTRA_CHAIN_CERT, 0, x) != 1) {
+		if (ssl.SSL_CTX_ctrl(ctx, SSL_CTRL_CHAIN_CERT, 0, x) != 1) {
 			ssl.X509_free(x);
 			ssl.BIO_free(bio);
 			return -1;
 		}
 	ssl.ERR_clear_error();	/* the end of the chain is "no start line" */
 	ssl.BIO_free(bio);
-	bio = ssl.BIO_new_mem_buf(tls_key, (int)tls_key_len);
+	bio = ssl.BIO_new_mem_buf(p->key, (int)p->key_len);
 	key = bio ? ssl.PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
 	ok = key != NULL && ssl.SSL_CTX_use_PrivateKey(ctx, key) == 1 &&
 	    ssl.SSL_CTX_check_private_key(ctx) == 1;
@@ -402,16 +444,17 @@ tls_ctx_make(void)
 	if ((tls_ctx = ssl.SSL_CTX_new(ssl.TLS_server_method())) == NULL ||
 	    ssl.SSL_CTX_ctrl(tls_ctx, SSL_CTRL_SET_MIN_PROTO_VERSION, min, NULL) != 1 ||
 	    ssl.SSL_CTX_set_cipher_list(tls_ctx, tls_conf->tls_ciphers) != 1 ||
-	    tls_ctx_keys(tls_ctx) == -1) {
+	    tls_ctx_keys(tls_ctx, &tls_pems[0]) == -1 ||
+	    (tls_pems[1].cert != NULL &&
+	    tls_ctx_keys(tls_ctx, &tls_pems[1]) == -1)) {
 		tls_log_errors("context");
 		ssl.SSL_CTX_free(tls_ctx);
 		tls_ctx = NULL;
 		return -1;
 	}
-	/* the key lives in the context now: wipe its PEM copy */
-	explicit_bzero(tls_key, tls_key_len);
-	free(tls_key);
-	tls_key = NULL;
+	/* the keys live in the context now: wipe their PEM copies */
+	for (size_t i = 0; i < sizeof(tls_pems) / sizeof(tls_pems[0]); i++)
+		tls_pem_free(&tls_pems[i]);
 	ssl.SSL_CTX_set_options(tls_ctx, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	ssl.SSL_CTX_ctrl(tls_ctx, SSL_CTRL_SET_SESS_CACHE_MODE, SSL_SESS_CACHE_OFF,

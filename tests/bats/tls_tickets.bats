@@ -86,3 +86,20 @@ resumed() {
 	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
 	[[ $output == *"tls_ticket_key_file: $TMP/good: 3 keys"* ]] || fail "$output"
 }
+
+@test "an ECDSA certificate beside the RSA one: both served, the client's algorithms pick" {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-days 2 -subj /CN=proxy.test -keyout "$TMP/tls/eckey.pem" \
+		-out "$TMP/tls/eccert.pem" >/dev/null 2>&1
+	chmod 600 "$TMP/tls/eckey.pem"
+	start_auth_proxy "tls_eccert_file $TMP/tls/eccert.pem" \
+		"tls_eckey_file $TMP/tls/eckey.pem"
+	session -tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256
+	[[ $output == *"Cipher is ECDHE-ECDSA-AES128-GCM-SHA256"* ]] || fail "no ECDSA" "$output"
+	[[ $output == *"Peer signature type: ECDSA"* ]] || fail "not the EC key" "$output"
+	session -tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256
+	[[ $output == *"Cipher is ECDHE-RSA-AES128-GCM-SHA256"* ]] || fail "no RSA" "$output"
+	# one without the other is a configuration error
+	write_conf "backend $BACKEND" "tls_eccert_file $TMP/tls/eccert.pem"
+	check_conf 100 "tls_eccert_file and tls_eckey_file go together"
+}
