@@ -38,13 +38,13 @@ SAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 CDBSRCS	 = cdb/cdb_read.c cdb/cdb_write.c
 SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c backend/backend_ext.c \
 	   smtp/smtp_session.c smtp/smtp_parse.c smtp/smtp_data.c \
-	   smtp/smtp_helo.c \
+	   smtp/smtp_helo.c server/server.c server/server_limit.c \
 	   relay/relay.c rbl/rbl.c rbl/rbl_names.c auth/auth_tls.c \
 	   auth/auth_sasl.c auth/auth_policy.c auth/auth_dl.c auth/auth_b64.c \
 	   $(CDBSRCS)
 LIBSRCS	 = $(filter-out smtpproxy.c,$(SRCS))
 HDRS	 = log.h iobuf.h version.h conf/conf.h backend/backend.h smtp/smtp.h \
-	   relay/relay.h cdb/cdb.h rbl/rbl.h auth/auth.h
+	   relay/relay.h cdb/cdb.h rbl/rbl.h auth/auth.h server/server.h
 TOOLS	 = tools/mkcdb tools/popwatch
 UNITS	 = test_parse test_data test_conf test_cdb test_popwatch test_rbl \
 	   test_helo test_b64

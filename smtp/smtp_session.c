@@ -1334,5 +1334,7 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 	smtp_summary(&s);
 	free(s.line);
 	free(s.io);
-	return 0;
+	/* a reusable child serves another client only after a clean end */
+	return s.result == NULL || strcmp(s.result, "quit") == 0 ||
+	    strcmp(s.result, "disconnect") == 0 ? 0 : 1;
 }
