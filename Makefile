@@ -47,7 +47,7 @@ HDRS	 = log.h iobuf.h version.h conf/conf.h backend/backend.h smtp/smtp.h \
 	   relay/relay.h cdb/cdb.h rbl/rbl.h auth/auth.h server/server.h
 TOOLS	 = tools/mkcdb tools/popwatch
 UNITS	 = test_parse test_data test_conf test_cdb test_popwatch test_rbl \
-	   test_helo test_b64
+	   test_helo test_b64 test_server
 POPWATCH = tools/popwatch.c tools/popwatch_match.c
 
 REL	 = build/rel
