@@ -138,6 +138,14 @@ install: smtpproxy $(TOOLS)
 	    install -m 644 etc/smtpproxy.conf $(DESTDIR)$(SYSCONFDIR)/smtpproxy/
 	test -e $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpproxy || \
 	    install -m 644 xinetd.d/smtpproxy $(DESTDIR)$(SYSCONFDIR)/xinetd.d/
+	test -e $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpproxy-server || \
+	    sed 's|/usr/local/sbin/|$(SBINDIR)/|' xinetd.d/smtpproxy-server \
+	    > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpproxy-server
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	for f in smtpproxy.socket smtpproxy.service smtpproxy-exec.socket \
+	    smtpproxy-exec@.service; do \
+	    sed 's|/usr/local/sbin/|$(SBINDIR)/|' etc/systemd/$$f \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$f || exit 1; done
 
 lint:
 	for f in $(SRCS) tools/mkcdb.c $(POPWATCH); do \
