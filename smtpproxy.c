@@ -466,6 +466,13 @@ main_server_session(int fd)
 	close(fd);
 	main_nonblock();
 	rc = smtp_session(main_conf, &client, 0, 1);
+	/* auth_tls.c keeps the server-side SSL of a session in a static
+	 * (tls_ssl, tls_summary) that nothing clears: a reused worker would
+	 * offer no STARTTLS and log tls=TLSv1.x for every later session.
+	 * Until auth_tls.c ends a session's TLS state, a worker that ran TLS
+	 * serves no other session. */
+	if (rc == 0 && auth_tls_summary() != NULL)
+		rc = 1;
 	main_devnull();
 	return rc;
 }

@@ -308,11 +308,18 @@ server_worker(int chan)
 	int			 fd;
 
 	for (int used = 0; used < c->max_use; used++) {
-		if ((fd = server_recv_fd(chan, c->max_idle)) == -1)
+		/* the parent retires an idle worker (it closes the channel
+		 * after max_idle): a worker that left on its own clock could
+		 * drop a connection already on its way */
+		if ((fd = server_recv_fd(chan, c->max_idle + 60)) == -1)
 			_exit(0);
 		int rc = server_hooks->session(fd);
-		if (write(chan, "D", 1) != 1 || rc != 0)
+		/* no 'D' from a worker that leaves: the parent would take it
+		 * for idle and hand it a connection it never reads */
+		if (rc != 0)
 			_exit(rc == 1 ? 0 : rc);
+		if (write(chan, "D", 1) != 1)
+			_exit(0);
 	}
 	_exit(0);
 }
@@ -357,7 +364,8 @@ server_idle_worker(void)
 	for (int i = 0; i < server_nkids; i++) {
 		struct server_child *k = &server_kids[i];
 
-		if (k->chan != -1 && !k->busy && k->gen == server_gen)
+		if (k->chan != -1 && !k->busy && k->gen == server_gen &&
+		    k->used < server_hooks->conf()->max_use)
 			return k;
 	}
 	return NULL;
@@ -580,19 +588,23 @@ server_poll_once(struct server_poll *p)
 
 	if (poll(p->pfd, n, SERVER_TICK_MS) == -1 && errno != EINTR)
 		fatal("event=fatal reason=\"poll\"");
+	/* workers' news first: one that said 'D' is idle again before the
+	 * connections that arrived with it are handed over */
 	for (nfds_t i = 1; i < n; i++) {
 		int who = p->idx[i];
 
-		if (!(p->pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
-		if (who < 0) {
-			for (int j = 0; j < SERVER_ACCEPT_BATCH &&
-			    !server_stopping; j++)
-				if (server_accept_one(p->pfd[i].fd) == -1)
-					break;
-		} else if (who < server_nkids &&
+		if (who >= 0 && (p->pfd[i].revents & (POLLIN | POLLHUP |
+		    POLLERR)) && who < server_nkids &&
 		    server_kids[who].chan == p->pfd[i].fd)
 			server_from_worker(&server_kids[who]);
+	}
+	for (nfds_t i = 1; i < n; i++) {
+		if (p->idx[i] >= 0 ||
+		    !(p->pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		for (int j = 0; j < SERVER_ACCEPT_BATCH && !server_stopping; j++)
+			if (server_accept_one(p->pfd[i].fd) == -1)
+				break;
 	}
 	server_on_signals();
 }
