@@ -38,7 +38,7 @@ SAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 CDBSRCS	 = cdb/cdb_read.c cdb/cdb_write.c
 SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c backend/backend_ext.c \
 	   smtp/smtp_session.c smtp/smtp_parse.c smtp/smtp_data.c \
-	   smtp/smtp_helo.c \
+	   smtp/smtp_helo.c server/server.c server/server_limit.c \
 	   relay/relay.c rbl/rbl_dns.c rbl/rbl_score.c rbl/rbl_names.c \
 	   rbl/rbl_conf.c \
 	   auth/auth_sasl.c auth/auth_policy.c auth/auth_b64.c \
@@ -46,10 +46,11 @@ SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c backend/backend_
 	   $(CDBSRCS)
 LIBSRCS	 = $(filter-out smtpproxy.c,$(SRCS))
 HDRS	 = log.h iobuf.h version.h conf/conf.h backend/backend.h smtp/smtp.h \
-	   relay/relay.h cdb/cdb.h rbl/rbl.h tls/tls.h auth/auth.h dl.h
+	   relay/relay.h cdb/cdb.h rbl/rbl.h tls/tls.h auth/auth.h dl.h \
+	   server/server.h
 TOOLS	 = tools/mkcdb tools/popwatch
 UNITS	 = test_parse test_data test_conf test_cdb test_popwatch test_rbl \
-	   test_helo test_b64
+	   test_helo test_b64 test_server
 POPWATCH = tools/popwatch.c tools/popwatch_match.c
 
 REL	 = build/rel
@@ -188,6 +189,14 @@ install: smtpproxy $(TOOLS)
 	    install -m 644 etc/smtpproxy.conf $(DESTDIR)$(SYSCONFDIR)/smtpproxy/
 	test -e $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpproxy || \
 	    install -m 644 xinetd.d/smtpproxy $(DESTDIR)$(SYSCONFDIR)/xinetd.d/
+	test -e $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpproxy-server || \
+	    sed 's|/usr/local/sbin/|$(SBINDIR)/|' xinetd.d/smtpproxy-server \
+	    > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpproxy-server
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	for f in smtpproxy.socket smtpproxy.service smtpproxy-exec.socket \
+	    smtpproxy-exec@.service; do \
+	    sed 's|/usr/local/sbin/|$(SBINDIR)/|' etc/systemd/$$f \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$f || exit 1; done
 
 lint:
 	for f in $(SRCS) tools/mkcdb.c $(POPWATCH); do \

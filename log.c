@@ -70,6 +70,7 @@ void
 log_set_sid(const char *sid)
 {
 	snprintf(log_sid, sizeof(log_sid), "%s", sid);
+	log_pid = 0;	/* a new session may be a new child (server mode) */
 }
 
 /* Replace control characters so one call is one line, whatever it quotes. */

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "rbl/rbl.h"
 #include "relay/relay.h"
+#include "server/server.h"
 #include "smtp/smtp.h"
 #include "tls/tls.h"
 #include "version.h"
@@ -43,12 +44,13 @@
 #define MAX_OVERRIDES	64
 
 static int	main_on_socket;		/* started by xinetd & co. */
+static int	main_serving;		/* server mode */
 
 static _Noreturn void
 usage(void)
 {
 	fprintf(stderr, "usage: smtpproxy [-dnV] [-f file] [-o key=value ...] "
-	    "[-T '[address]']\n");
+	    "[-T '[address]'] [-l address:port]\n");
 	exit(EX_PERM);
 }
 
@@ -220,6 +222,20 @@ main_nonblock(void)
 			(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* After a session in a reusable child: fd 0 and 1 no longer the client. */
+static void
+main_devnull(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+
+	if (fd == -1)
+		fatal("event=fatal reason=\"/dev/null\"");
+	if (dup2(fd, 0) == -1 || dup2(fd, 1) == -1)
+		fatal("event=fatal reason=\"dup2\"");
+	if (fd > 1)
+		close(fd);
+}
+
 /* A session id that is unique enough across hosts and restarts. */
 static void
 main_session_id(void)
@@ -272,6 +288,7 @@ main_check(const struct conf *c)
 struct main_opts {
 	const char	*file;
 	const char	*test;
+	const char	*listen;	/* -l: server mode on this socket */
 	char		*ov[MAX_OVERRIDES];
 	int		 nov;
 	int		 check;
@@ -283,13 +300,16 @@ main_options(int argc, char *argv[], struct main_opts *o)
 {
 	int ch;
 
-	while ((ch = getopt(argc, argv, "df:no:T:V")) != -1) {
+	while ((ch = getopt(argc, argv, "df:l:no:T:V")) != -1) {
 		switch (ch) {
 		case 'd':
 			o->trace = 1;
 			break;
 		case 'f':
 			o->file = optarg;
+			break;
+		case 'l':
+			o->listen = optarg;
 			break;
 		case 'n':
 			o->check = 1;
@@ -325,20 +345,27 @@ main_config(struct conf *c, struct main_opts *o)
 	bad = conf_load(c, o->file, main_conf_error) == -1;
 	bad |= main_overrides(c, o->ov, o->nov) == -1;
 	if (bad || conf_check(c, main_conf_error) == -1) {
-		if (main_on_socket && !o->check)
+		if (main_on_socket && !o->check && !main_serving)
 			(void)!write(1, msg, sizeof(msg) - 1);
 		return EX_PERM;
 	}
 	if (log_open(c->log_file) == -1) {
-		fprintf(stderr, "smtpproxy: %s: %s\n", c->log_file,
-		    strerror(errno));
+		main_conf_error(c->log_file);
 		return EX_TEMP;
 	}
+	return 0;
+}
+
+/* The modules take the configuration: tables opened (again), TLS files
+ * read, before any privilege is dropped; 0 or an exit code. */
+static int
+main_modules(const struct conf *c, int check)
+{
 	cdbt_set_delimiters(c->recipient_delimiter);
 	relay_init(c);
 	rbl_init(c);
 	auth_init(c);
-	if (tls_init(c) == -1 && o->check) {
+	if (tls_init(c) == -1 && check) {
 		fprintf(stderr, "smtpproxy: cannot read tls_cert_file or "
 		    "tls_key_file\n");
 		return EX_TEMP;
@@ -375,6 +402,123 @@ main_who(const struct main_opts *o, struct smtp_client *client)
 	return EX_TEMP;
 }
 
+/* --- server mode: the hooks server_run calls --- */
+
+static struct conf		*main_conf;	/* the one in force */
+static struct main_opts		*main_server_opts;
+
+static const struct conf *
+main_server_conf(void)
+{
+	return main_conf;
+}
+
+/* What every child would load again, loaded once here: libssl and the
+ * TLS context when STARTTLS is offered. */
+static void
+main_server_preload(const struct conf *c)
+{
+	(void)c;
+	tls_set_shared(1);
+	(void)tls_preload();
+}
+
+/* Before a connection is handed over: tables replaced on disk (mkcdb,
+ * popwatch) are opened again, so the children made from now on see them;
+ * 1 when they were. */
+static int
+main_server_refresh(void)
+{
+	if (!relay_changed() && !auth_changed())
+		return 0;
+	log_info("event=tables-reopened");
+	(void)main_modules(main_conf, 0);
+	return 1;
+}
+
+/* SIGHUP: configuration, tables and certificates read anew; a bad new
+ * configuration is logged and the old one stays. */
+static int
+main_server_reload(void)
+{
+	struct conf *c = calloc(1, sizeof(*c));
+
+	if (c == NULL || main_config(c, main_server_opts) != 0 ||
+	    tls_ticket_check(c, NULL) == -1) {
+		if (c != NULL) {
+			conf_free(c);
+			free(c);
+		}
+		(void)log_open(main_conf->log_file);
+		return -1;
+	}
+	(void)main_modules(c, 0);
+	main_server_preload(c);
+	main_conf = c;		/* the old one is kept: children copied it */
+	return 0;
+}
+
+static void
+main_server_child(void)
+{
+	main_drop_privileges(main_conf);
+}
+
+/* One session on fd, in a child; its fd 0 and 1 are the client's until
+ * the session ends.  1 when it did not end cleanly (the child leaves). */
+static int
+main_server_session(int fd)
+{
+	struct smtp_client	 client = { 0 };
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	int			 rc;
+
+	main_session_id();
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == -1 ||
+	    main_sockaddr(&ss, &client) == -1) {
+		log_info("event=lost reason=\"client gone before the greeting\"");
+		close(fd);
+		return 0;
+	}
+	if (dup2(fd, 0) == -1 || dup2(fd, 1) == -1)
+		fatal("event=fatal reason=\"dup2\"");
+	close(fd);
+	main_nonblock();
+	rc = smtp_session(main_conf, &client, 0, 1);
+	main_devnull();
+	return rc;
+}
+
+static int
+main_server(struct conf *c, struct main_opts *o)
+{
+	static const struct server_hooks hooks = {
+		main_server_conf, main_server_reload, main_server_child,
+		main_server_session, main_server_refresh
+	};
+	static int	 fds[SERVER_LISTEN_MAX];
+	char		 why[256];
+	int		 n;
+
+	if (tls_ticket_check(c, stderr) == -1) {
+		log_warnx("event=fatal reason=\"tls_ticket_key_file: %s\"",
+		    c->tls_ticket_key_file);
+		return EX_PERM;
+	}
+	main_on_socket = main_serving = 1;	/* errors go to the log now */
+	if ((n = server_listeners(o->listen, fds, SERVER_LISTEN_MAX, why,
+	    sizeof(why))) == -1) {
+		log_warnx("event=fatal reason=\"%s\"", why);
+		fprintf(stderr, "smtpproxy: %s\n", why);
+		return EX_TEMP;
+	}
+	main_conf = c;
+	main_server_opts = o;
+	main_server_preload(c);
+	return server_run(fds, n, &hooks);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -390,14 +534,17 @@ main(int argc, char *argv[])
 	main_options(argc, argv, &o);
 	/* under xinetd stderr is the client: no trace there */
 	log_set_trace(o.trace && !main_is_socket(2));
-	if ((rc = main_config(&conf, &o)) != 0)
+	if ((rc = main_config(&conf, &o)) != 0 ||
+	    (rc = main_modules(&conf, o.check)) != 0)
 		return rc;
 	if (o.check)
 		return main_check(&conf);
+	if (o.test == NULL && server_wanted(o.listen))
+		return main_server(&conf, &o);
 	if ((rc = main_who(&o, &client)) != 0)
 		return rc == -1 ? EX_DONE : rc;
 	main_drop_privileges(&conf);
 	if (main_on_socket)
 		main_nonblock();
-	return smtp_session(&conf, &client, 0, 1);
+	return smtp_session(&conf, &client, 0, 1) == 111 ? EX_TEMP : EX_DONE;
 }

@@ -4,6 +4,8 @@
  *
  * auth_init(conf) runs before privileges are dropped: it opens the policy
  * tables.  It does not initialise libsasl2: a plain session pays nothing.
+ * auth_changed() says whether one of those tables was replaced since (server
+ * mode's parent then calls auth_init again).
  * auth_sasl_start(io, mech, in, inlen, out, outlen) and auth_sasl_step(in,
  * inlen, out, outlen) run one SASL exchange (libsasl2 is loaded and
  * initialised on the first call; io is the client's, whose TLS gives the
@@ -28,6 +30,7 @@
 enum auth_result { AUTH_DONE, AUTH_MORE, AUTH_FAIL, AUTH_NOMECH, AUTH_TEMP };
 
 void		 auth_init(const struct conf *);
+int		 auth_changed(void);
 
 int		 auth_mech_plaintext(const char *);
 int		 auth_sasl_start(const struct iobuf *io, const char *mech,

@@ -22,9 +22,19 @@ auth_init(const struct conf *c)
 {
 	policy_conf = c;
 	auth_sasl_conf(c);
+	cdbt_close(policy_senders);	/* an earlier configuration's (SIGHUP) */
+	cdbt_close(policy_rcpts);
 	policy_senders = cdbt_open_conf(c->sender_logins, CDBT_SENDERS);
 	policy_rcpts = cdbt_open_conf(c->restricted_recipients,
 	    CDBT_RECIPIENTS);
+}
+
+/* auth_changed - was sender_logins or restricted_recipients replaced? */
+int
+auth_changed(void)
+{
+	return (policy_senders != NULL && cdbt_changed(policy_senders)) ||
+	    (policy_rcpts != NULL && cdbt_changed(policy_rcpts));
 }
 
 /* Is login one of the comma-separated logins? (case matters: SASL names) */

@@ -188,6 +188,7 @@ auth_sasl_abort(void)
 	if (sasl_conn != NULL)
 		lib.sasl_dispose(&sasl_conn);
 	sasl_conn = NULL;
+	sasl_user[0] = '\0';
 }
 
 const char *

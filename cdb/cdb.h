@@ -10,6 +10,9 @@
  * told apart from a good one.
  * cdbt_open_conf(spec, type) is cdbt_open for a configuration key: NULL
  * when the key is empty, a table problem logged (event=table-error).
+ * cdbt_changed(t) says whether t's file was replaced (a new inode or
+ * time) or appeared since t was opened: a long-lived process opens it
+ * again (server mode's parent).
  * cdbt_lower(dst, src, size) copies src in lower case.
  * cdbt_set_delimiters(chars) sets recipient_delimiter for address walks
  * (default "+"; "" for none).  An address is walked in the form the MTA
@@ -87,6 +90,7 @@ struct cdbt	*cdbt_open(const char *, enum cdbt_type);
 struct cdbt	*cdbt_open_conf(const char *, enum cdbt_type);
 void		 cdbt_lower(char *dst, const char *src, size_t size);
 void		 cdbt_close(struct cdbt *);
+int		 cdbt_changed(const struct cdbt *t);
 const char	*cdbt_name(const struct cdbt *);
 const char	*cdbt_error(const struct cdbt *);
 void		 cdbt_set_delimiters(const char *);

@@ -2,6 +2,7 @@
  * cdb_read.c: open tables, walk keys, look up.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -30,6 +31,7 @@ struct cdbt {
 	char		 err[256];
 	char		 lengths[CDBT_SLOTS];	/* '1': keys of that length */
 	int		 has_lengths;
+	struct stat	 st;		/* of the file opened, for cdbt_changed */
 };
 
 static const char *const cdbt_types[CDBT_NTYPES] = {
@@ -156,6 +158,7 @@ cdbt_open(const char *spec, enum cdbt_type type)
 		snprintf(t->err, sizeof(t->err), "%s", strerror(errno));
 		return t;
 	}
+	(void)fstat(t->fd, &t->st);
 	if (cdb_init(&t->db, t->fd) != 0) {
 		snprintf(t->err, sizeof(t->err), "corrupt table");
 		close(t->fd);
@@ -166,6 +169,22 @@ cdbt_open(const char *spec, enum cdbt_type type)
 	    type != CDBT_POP) || cdbt_read_lengths(t) == 0))
 		t->ok = 1;
 	return t;
+}
+
+/* cdbt_changed - has the file been replaced (or made) since t was opened?
+ * mkcdb and popwatch rename a new file into place: a new inode. */
+int
+cdbt_changed(const struct cdbt *t)
+{
+	struct stat	 st;
+	const char	*path = t->name;
+
+	if (strncmp(path, "cdb:", 4) == 0)
+		path += 4;
+	if (stat(path, &st) == -1)
+		return t->fd != -1;
+	return t->fd == -1 || st.st_ino != t->st.st_ino ||
+	    st.st_dev != t->st.st_dev || st.st_mtime != t->st.st_mtime;
 }
 
 /* A table named in the configuration: NULL for "", problems logged. */

@@ -125,6 +125,12 @@ struct conf {
 	int		 max_unknown_commands;
 	int		 max_errors;
 	int		 max_junk_commands;
+	int		 max_sessions;
+	int		 max_use;
+	int		 max_idle;
+	int		 client_connection_count_limit;
+	int		 client_connection_rate_limit;
+	int		 client_prefix_v6;
 	int		 max_line_length;
 	int		 timeout_command;
 	int		 timeout_tls;

@@ -36,9 +36,24 @@ int
 relay_init(const struct conf *c)
 {
 	relay_conf = c;
+	cdbt_close(relay_local);	/* an earlier configuration's (SIGHUP) */
+	cdbt_close(relay_clients);
+	cdbt_close(relay_pop);
 	relay_local = cdbt_open_conf(c->local_domains, CDBT_DOMAINS);
 	relay_clients = cdbt_open_conf(c->relay_clients, CDBT_NETWORKS);
 	relay_pop = cdbt_open_conf(c->pop_before_smtp, CDBT_POP);
+	return 0;
+}
+
+/* relay_changed - was one of the tables replaced since relay_init? */
+int
+relay_changed(void)
+{
+	const struct cdbt *t[] = { relay_local, relay_clients, relay_pop };
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		if (t[i] != NULL && cdbt_changed(t[i]))
+			return 1;
 	return 0;
 }
 

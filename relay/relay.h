@@ -4,6 +4,8 @@
  * relay_init(conf) opens local_domains, relay_clients and pop_before_smtp
  * once, before privileges are dropped; a table that cannot be used is not
  * fatal here: every decision that needs it becomes a 4xx.
+ * relay_changed() says whether one of those tables was replaced since
+ * relay_init() (server mode's parent then calls relay_init again).
  * relay_report(out) prints each table's state for -n and returns -1 when
  * one of them is unusable.
  * struct relay_session is what a session knows of its client's standing;
@@ -38,6 +40,7 @@ struct relay_session {
 
 int	relay_init(const struct conf *);
 int	relay_report(FILE *);
+int	relay_changed(void);
 int	relay_check_rcpt(struct relay_session *rs, const char *client,
 	    const char *rcpt, int authenticated, char *reply, size_t size);
 int	relay_client_trusted(struct relay_session *rs, const char *client);

@@ -2,8 +2,10 @@
  * smtp: the client side of a session.
  *
  * smtp_session(conf, client, rfd, wfd) runs one whole SMTP session on the
- * given descriptors and returns the process exit code (0 whatever the
- * client did; 111 only for a system failure such as out of memory).
+ * given descriptors and returns 0 when it ended cleanly (QUIT, or the
+ * client left between commands), 1 when it did not (a timeout, an I/O
+ * error, a limit: server mode's reusable child then leaves), 111 for a
+ * system failure such as out of memory.
  *
  * The parsers below are pure functions, exported for the unit tests:
  * smtp_parse_path() reads "<path>" (or "<>" when allow_null) at s and

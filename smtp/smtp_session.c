@@ -1371,7 +1371,10 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 	smtp_summary(&s);
 	rbl_session_free(s.rbl);
 	tls_close(s.io);
+	auth_sasl_abort();	/* nothing of this login for a next session */
 	free(s.line);
 	free(s.io);
-	return 0;
+	/* a reusable child serves another client only after a clean end */
+	return s.result == NULL || strcmp(s.result, "quit") == 0 ||
+	    strcmp(s.result, "disconnect") == 0 ? 0 : 1;
 }

@@ -272,6 +272,16 @@ tls_init(const struct conf *c)
 	return tls_loaded ? 0 : -1;
 }
 
+static int tls_ctx_make(void);
+
+/* tls_preload - server mode's parent: the context built before any child
+ * is made, when TLS is configured; 0, or -1 (logged). */
+int
+tls_preload(void)
+{
+	return tls_loaded ? tls_ctx_make() : 0;
+}
+
 /* tls_offered - STARTTLS can be offered: keys read, io still plain. */
 int
 tls_offered(const struct iobuf *io)
@@ -343,8 +353,6 @@ tls_dl(void)
 	(void)ssl.OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 	return 0;
 }
-
-static int tls_ctx_make(void);
 
 /* The HMAC of a ticket: SHA-256 keyed with k's HMAC secret. */
 static int

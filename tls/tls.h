@@ -32,6 +32,10 @@ int		 tls_init(const struct conf *c);
  * encrypts, all decrypt)?  0, or -1 (a line on out when out is set). */
 int		 tls_ticket_check(const struct conf *c, FILE *out);
 
+/* tls_preload - server mode's parent: build the server context now (when
+ * TLS is configured), so every child shares it; 0, or -1 (logged). */
+int		 tls_preload(void);
+
 /* tls_set_shared - server mode: the context built in the parent serves
  * every child, and so does OpenSSL's own ticket key. */
 void		 tls_set_shared(int shared);

@@ -326,8 +326,7 @@ EOF
 		start_proxy "max_load $l"
 		session c.test
 		assert_codes "220 250 221"
-		stop_pid "$XINETD_PID"
-		XINETD_PID=
+		stop_proxy
 	done
 	refute_log 'overloaded'
 }
@@ -426,8 +425,7 @@ EOF
 	# inside a transaction: the non-answer, even with v
 	session v.test 'MAIL FROM:<a@b.test>\r\n' =1 'VRFY bob\r\n' =1
 	assert_codes "220 250 250 252 221"
-	stop_pid "$XINETD_PID"
-	XINETD_PID=
+	stop_proxy
 	start_proxy 'vrfy no' 'helo v.test v'
 	session v.test 'VRFY bob\r\n' =1
 	assert_codes "220 250 502 221"
@@ -446,8 +444,7 @@ EOF
 	session plain.test 'EXPN list\r\n' =1
 	assert_codes "220 250 252 221"
 	assert_reply '252 2\.5\.0 Cannot verify the address, but will accept mail for it'
-	stop_pid "$XINETD_PID"
-	XINETD_PID=
+	stop_proxy
 	start_proxy 'expn no' 'helo e.test e'
 	session e.test 'EXPN list\r\n' =1
 	assert_codes "220 250 502 221"
@@ -512,8 +509,7 @@ EOF
 	assert_log 'cmd=MAIL reply="530 5\.7\.0 Authentication required"'
 	mail_from plain.test '<a@b.test>'
 	assert_codes "220 250 250 221"
-	stop_pid "$XINETD_PID"
-	XINETD_PID=
+	stop_proxy
 	NO_RELAYCLIENT=
 	start_proxy "sasl_config_path $TMP/sasl" 'helo auth.test A'
 	mail_from auth.test '<a@b.test>'
@@ -539,8 +535,7 @@ EOF
 	dns_scored 127.0.0.3 x.test a@mail.test accept 0.5 HELO_STYLE=0.5
 	dns_scored 127.0.0.4 plain.test a@mail.test accept 0
 	refute_check 127.0.0.4 HELO_STYLE
-	stop_pid "$XINETD_PID"
-	XINETD_PID=
+	stop_proxy
 	start_dns_proxy "$(dns_heuristics_off)" 'helo_style_score 3' 'helo x.test X'
 	dns_scored 127.0.0.5 x.test a@mail.test reject 3 HELO_STYLE=3
 	assert_reply '550 5\.7\.1 Client \[127\.0\.0\.5\] refused \(score 3\.00\)'
@@ -578,8 +573,7 @@ EOF
 	assert_reply '421 4\.7\.0 proxy\.test Error: too many unknown commands'
 	assert_log 'event=reject client=127\.0\.0\.1 cmd=unknown reply="421 4\.7\.0 proxy\.test Error: too many unknown commands"'
 	assert_log 'event=summary .*result=too-many-unknown'
-	stop_pid "$XINETD_PID"
-	XINETD_PID=
+	stop_proxy
 	start_proxy 'max_unknown_commands 0'
 	run smtp 'FOO\r\n' =1 'NOOP\r\n'
 	assert_closed
@@ -662,14 +656,12 @@ EOF
 	assert_codes "220 503 250 250 221"
 	assert_reply '503 5\.5\.1 Error: send HELO/EHLO first'
 	assert_log 'cmd=MAIL reply="503 5\.5\.1 Error: send HELO/EHLO first"'
-	stop_pid "$XINETD_PID"
-	XINETD_PID=
+	stop_proxy
 	start_proxy 'helo_required no' 'helo_default ve'
 	run smtp 'MAIL FROM:<a@b.test>\r\n' =1 'QUIT\r\n'
 	assert_codes "220 250 221"
 	# yes is the default (RFC 5321 4.1.4: a session starts with one)
-	stop_pid "$XINETD_PID"
-	XINETD_PID=
+	stop_proxy
 	start_proxy 'helo_default ve'
 	run smtp 'MAIL FROM:<a@b.test>\r\n' =1 'QUIT\r\n'
 	assert_codes "220 503 221"
@@ -694,8 +686,7 @@ EOF
 	session 'two words'
 	assert_codes "220 501 221"
 	assert_reply '501 5\.5\.4 Syntax: EHLO hostname'
-	stop_pid "$XINETD_PID"
-	XINETD_PID=
+	stop_proxy
 	start_proxy 'helo_syntax loose'
 	for h in 'bad_name!' '192.0.2.1'; do
 		session "$h"

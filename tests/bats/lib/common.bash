@@ -17,7 +17,11 @@
 #                                    message lands in $PF_DIR/mail/QID.eml
 #   start_proxy [config lines]       xinetd running $SMTPPROXY_BIN with
 #                                    $TMP/smtpproxy.conf; sets PROXY_PORT
-#                                    and PROXY_HOST
+#                                    and PROXY_HOST (SMTPPROXY_MODE=server:
+#                                    smtpproxy -l in server mode instead,
+#                                    its pid in SERVER_PID)
+#   stop_proxy                       stop what start_proxy started (and
+#                                    check it, as teardown does)
 #   smtp [-t s] [-b addr] ITEM...    lib/rawsmtp against the proxy
 #   proxy_env CMD...                 run the binary directly (-V, -n, -T)
 #
@@ -30,7 +34,13 @@
 # Knobs: PROXY_BIND (listening address, default 127.0.0.1), PROXY_ARGS
 # (more smtpproxy options), NO_RELAYCLIENT (do not set RELAYCLIENT for the
 # proxy), ALLOW_NONZERO_EXIT (a test expects smtpproxy to fail),
-# WAIT_LIMIT (seconds, default 5), SMTPPROXY_KEEP_TMP (keep the temp dirs).
+# WAIT_LIMIT (seconds, default 5), SMTPPROXY_KEEP_TMP (keep the temp dirs),
+# SMTPPROXY_MODE (xinetd, the default: one exec per connection; server:
+# start_proxy runs `smtpproxy -l PROXY_BIND:PORT` in server mode, and
+# teardown stops it with SIGTERM, fails the test when it does not stop, exits
+# non-zero, or logged a child that exited non-zero or on a signal
+# (event=child-exit, event=child-crash) - what xinetd's EXIT lines say in the
+# default mode). in_server_mode tells a test which mode it runs in.
 #
 # Waits are poll loops bounded by WAIT_LIMIT seconds that fail loudly; no
 # test synchronises with a plain sleep.
@@ -40,7 +50,13 @@ ROOT=$(cd "$LIB_DIR/../../.." && pwd)
 SMTPPROXY_BIN=${SMTPPROXY_BIN:-$ROOT/build/asan/smtpproxy}
 RAWSMTP=$LIB_DIR/rawsmtp
 WAIT_LIMIT=${WAIT_LIMIT:-5}
-export SMTPPROXY_BIN RAWSMTP
+SMTPPROXY_MODE=${SMTPPROXY_MODE:-xinetd}
+export SMTPPROXY_BIN RAWSMTP SMTPPROXY_MODE
+
+# in_server_mode: the suite runs against smtpproxy's server mode
+in_server_mode() {
+	[[ $SMTPPROXY_MODE == server ]]
+}
 
 # start_postfix, stop_postfix, pf_*, queue_id
 # shellcheck source-path=SCRIPTDIR source=postfix.bash
@@ -79,7 +95,7 @@ common_setup() {
 	mkdir -m 1777 "$TMP/san"
 	chmod 1777 "$TMP/san"
 	USED_PORTS=" "
-	XINETD_PID= SINK_PID= PF_DIR= PROXY_PORT= SINK_PORT= PF_PORT=
+	XINETD_PID= SERVER_PID= SINK_PID= PF_DIR= PROXY_PORT= SINK_PORT= PF_PORT=
 	PROXY_HOST=127.0.0.1
 	ALLOW_NONZERO_EXIT=
 	BACKEND=
@@ -181,7 +197,22 @@ log_line() {
 	grep -E -- "$1" "$TMP/smtpproxy.log"
 }
 
+# server_busy_children: the children of the server in SERVER_PID that
+# serve a client now (fd 0 is the client's socket; an idle reusable worker
+# has /dev/null there)
+server_busy_children() {
+	local k
+	for k in $(pgrep -P "$SERVER_PID"); do
+		[[ $(readlink "/proc/$k/fd/0" 2>/dev/null) == socket:* ]] && echo "$k"
+	done
+	return 0
+}
+
 sessions_running() {
+	if [[ -n $SERVER_PID ]]; then
+		[[ -n $(server_busy_children) ]]
+		return
+	fi
 	[[ -n $XINETD_PID ]] && [[ -n $(pgrep -P "$XINETD_PID") ]]
 }
 
@@ -189,7 +220,8 @@ no_sessions_running() {
 	! sessions_running
 }
 
-# wait_sessions_done: wait until every smtpproxy started by xinetd ended.
+# wait_sessions_done: wait until every smtpproxy started by xinetd ended
+# (server mode: until no child of the server serves a client).
 wait_sessions_done() {
 	wait_until no_sessions_running
 }
@@ -305,6 +337,28 @@ sink_direct() {
 # port. PROXY_BIND (default 127.0.0.1) picks the listening address.
 start_proxy() {
 	require_proxy || return 1
+	write_proxy_conf "$@" || return 1
+	if in_server_mode; then
+		start_server
+		return
+	fi
+	local try
+	for try in 1 2 3; do
+		write_xinetd_conf || return 1
+		xinetd -dontfork -f "$TMP/xinetd.conf" -filelog "$TMP/xinetd.log" \
+			-pidfile "$TMP/xinetd.pid" >"$TMP/xinetd.out" 2>&1 &
+		XINETD_PID=$!
+		wait_own_port "$XINETD_PID" "$PROXY_PORT" && return 0
+		stop_pid "$XINETD_PID"
+		XINETD_PID=
+	done
+	cat "$TMP/xinetd.out" "$TMP/xinetd.log" >&2 2>/dev/null
+	fail "xinetd did not start"
+}
+
+# write_proxy_conf [config lines...]: $TMP/smtpproxy.conf as start_proxy
+# writes it
+write_proxy_conf() {
 	local conf=$TMP/smtpproxy.conf line keys=" "
 	for line in "$@"; do
 		keys+="${line%% *} "
@@ -322,18 +376,44 @@ start_proxy() {
 	chmod 644 "$conf"
 	touch "$TMP/smtpproxy.log"
 	chmod 666 "$TMP/smtpproxy.log"
-	local try
+}
+
+# server_env: SERVER_ENV, the `env -i ...` words that give a command the
+# environment xinetd gives its service: nothing but PATH, the sanitizer
+# options and RELAYCLIENT (unless NO_RELAYCLIENT). Used as
+# "${SERVER_ENV[@]}" CMD... & (not through a function, so that $! is CMD's
+# own pid).
+server_env() {
+	SERVER_ENV=(env -i PATH="$PATH")
+	[[ -n ${NO_RELAYCLIENT:-} ]] || SERVER_ENV+=(RELAYCLIENT=)
+	SERVER_ENV+=(ASAN_OPTIONS="log_path=$TMP/san/asan:detect_leaks=1"
+		UBSAN_OPTIONS="log_path=$TMP/san/ubsan:print_stacktrace=1:halt_on_error=1")
+}
+
+# start_server [smtpproxy options...]: smtpproxy in server mode (-l) on
+# PROXY_BIND (default 127.0.0.1) and a free port, in the background with
+# $TMP/smtpproxy.conf (write_proxy_conf), PROXY_ARGS and the given options;
+# sets SERVER_PID, PROXY_PORT and PROXY_HOST and waits until it listens.
+# Its stdout and stderr go to $TMP/server.out.
+start_server() {
+	local bind=${PROXY_BIND:-127.0.0.1} spec try
+	PROXY_HOST=$bind
+	server_env
 	for try in 1 2 3; do
-		write_xinetd_conf || return 1
-		xinetd -dontfork -f "$TMP/xinetd.conf" -filelog "$TMP/xinetd.log" \
-			-pidfile "$TMP/xinetd.pid" >"$TMP/xinetd.out" 2>&1 &
-		XINETD_PID=$!
-		wait_own_port "$XINETD_PID" "$PROXY_PORT" && return 0
-		stop_pid "$XINETD_PID"
-		XINETD_PID=
+		PROXY_PORT=$(free_port) || return 1
+		spec=$bind:$PROXY_PORT
+		[[ $bind == *:* ]] && spec="[$bind]:$PROXY_PORT"
+		# shellcheck disable=SC2086 # PROXY_ARGS are words
+		"${SERVER_ENV[@]}" "$SMTPPROXY_BIN" -f "$TMP/smtpproxy.conf" \
+			-l "$spec" ${PROXY_ARGS:-} "$@" >"$TMP/server.out" 2>&1 3>&- &
+		SERVER_PID=$!
+		wait_own_port "$SERVER_PID" "$PROXY_PORT" && return 0
+		stop_pid "$SERVER_PID"
+		SERVER_PID=
 	done
-	cat "$TMP/xinetd.out" "$TMP/xinetd.log" >&2 2>/dev/null
-	fail "xinetd did not start"
+	cat "$TMP/server.out" >&2 2>/dev/null
+	tail -n 5 "$TMP/smtpproxy.log" >&2 2>/dev/null
+	fail "smtpproxy -l $spec did not start"
 }
 
 write_xinetd_conf() {
@@ -445,8 +525,65 @@ stop_pid() {
 	return 0
 }
 
+# stop_server: SIGTERM to the server in SERVER_PID, up to WAIT_LIMIT
+# seconds for it to drain and exit; fails when it did not stop (then
+# killed, with its children), exited non-zero, or logged a child that
+# exited non-zero or on a signal (unless ALLOW_NONZERO_EXIT).
+stop_server() {
+	local rc=0 st kids bad
+	[[ -n $SERVER_PID ]] || return 0
+	kill -TERM "$SERVER_PID" 2>/dev/null || true
+	if ! wait_until pid_gone "$SERVER_PID" 2>/dev/null; then
+		kids=$(pgrep -P "$SERVER_PID" | tr '\n' ' ')
+		echo "smtpproxy server $SERVER_PID did not stop after SIGTERM (children: $kids)" >&2
+		# shellcheck disable=SC2086
+		kill -9 "$SERVER_PID" $kids 2>/dev/null || true
+		rc=1
+	fi
+	st=0
+	wait "$SERVER_PID" 2>/dev/null || st=$?
+	if ((st != 0 && st != 127)) && [[ -z $ALLOW_NONZERO_EXIT ]]; then
+		echo "smtpproxy server exited with status $st" >&2
+		cat "$TMP/server.out" >&2 2>/dev/null
+		rc=1
+	fi
+	SERVER_PID=
+	if [[ -z $ALLOW_NONZERO_EXIT && -f $TMP/smtpproxy.log ]]; then
+		bad=$(grep -E 'event=child-(crash|exit)' "$TMP/smtpproxy.log" || true)
+		if [[ -n $bad ]]; then
+			echo "--- smtpproxy child exited badly (smtpproxy.log):" >&2
+			echo "$bad" >&2
+			rc=1
+		fi
+	fi
+	return $rc
+}
+
+# stop_proxy: stop what start_proxy started, after its sessions ended; in
+# server mode with stop_server's checks
+stop_proxy() {
+	wait_sessions_done || return 1
+	if [[ -n $SERVER_PID ]]; then
+		stop_server
+		return
+	fi
+	stop_pid "$XINETD_PID"
+	XINETD_PID=
+}
+
 common_teardown() {
 	local rc=0 kids f bad
+	if [[ -n $SERVER_PID ]]; then
+		if ! wait_until no_sessions_running 2>/dev/null; then
+			kids=$(server_busy_children | tr '\n' ' ')
+			echo "smtpproxy session(s) still running after the test: $kids" >&2
+			ps -o pid,etime,args -p "${kids// /,}" >&2 2>/dev/null || true
+			# shellcheck disable=SC2086
+			kill -9 $kids 2>/dev/null || true
+			rc=1
+		fi
+		stop_server || rc=1
+	fi
 	if [[ -n $XINETD_PID ]]; then
 		if ! wait_until no_sessions_running 2>/dev/null; then
 			kids=$(pgrep -P "$XINETD_PID" | tr '\n' ' ')
