@@ -432,7 +432,8 @@ conf_append(const struct conf_key *k, struct conf_list *l, const char *v,
 	return 0;
 }
 
-static int
+/* conf_float - a finite number and nothing after it; 0 or -1 */
+int
 conf_float(const char *v, double *out)
 {
 	char *end;

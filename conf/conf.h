@@ -13,6 +13,8 @@
  * conf_split(line, &key, &value) splits a "key value" line in place (also
  * mkcdb's source lines); 0 for a blank line or a comment.
  * The syntax of list and weight lines is rbl/'s (rbl_zone_parse, ...).
+ * conf_float(v, out) reads a finite number that is all of v (0 or -1),
+ * for the syntaxes other modules parse at load (rbl_conf.c).
  * conf_dns_policy(c) says whether the DNS policy runs:
  * when any dnsbl, dnswl, rhsbl or weight line is configured.
  * The strings a struct conf holds live as long as the process.
@@ -189,6 +191,7 @@ struct conf {
 
 
 int	conf_dns_policy(const struct conf *);
+int	conf_float(const char *v, double *out);
 int	conf_style_parse(const char *line, struct conf_style *st, char *why,
 	    size_t wlen);
 

@@ -9,8 +9,6 @@
  * heuristics of policyd-weight (rbl_heuristic_names).
  */
 #include <ctype.h>
-#include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,18 +27,6 @@ static const double rbl_heuristic_default[CONF_H_COUNT][2] = {
 	{ 2.5, 0 }, { 1.5, -2 }, { 1.5, -1.25 }, { 2.0, 0 }, { 3.75, 0 },
 	{ 2.1, 0 }, { 0.25, 0 }
 };
-
-/* rbl_float - a finite number and nothing after it; 0 or -1 */
-static int
-rbl_float(const char *v, double *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtod(v, &end);
-	return end == v || *end != '\0' || errno != 0 || !isfinite(*out) ?
-	    -1 : 0;
-}
 
 static void
 rbl_bit(unsigned char *bits, int from, int to)
@@ -133,7 +119,7 @@ rbl_zone_parse(const char *key, const char *v, struct conf_zone *z,
 		f[n++] = t;
 	/* the name leaves room for the reversed address before it */
 	if (n < 3 || n > 4 || strlen(f[0]) >= sizeof(z->zone) - 80 ||
-	    rbl_float(f[1], &z->hit) == -1 || rbl_float(f[2], &z->miss) == -1 ||
+	    conf_float(f[1], &z->hit) == -1 || conf_float(f[2], &z->miss) == -1 ||
 	    (n == 4 && (f[3][0] != '=' || rbl_filter(f[3] + 1, z) == -1))) {
 		snprintf(why, wlen, "%s: expected 'zone hit-weight miss-weight "
 		    "[=filter]', got '%s'", key, v);
@@ -178,8 +164,8 @@ rbl_weight_parse(const char *v, struct conf_weight *w, char *why,
 	w += i;
 	if (n == 2 && strcmp(a, "off") == 0) {
 		w->off = 1;
-	} else if (n != 3 || rbl_float(a, &w->hit) == -1 ||
-	    rbl_float(b, &w->miss) == -1) {
+	} else if (n != 3 || conf_float(a, &w->hit) == -1 ||
+	    conf_float(b, &w->miss) == -1) {
 		snprintf(why, wlen, "weight: expected '%s hit miss' or '%s off'",
 		    name, name);
 		return -1;

@@ -252,47 +252,58 @@ server_kid_add(pid_t pid, int chan)
 	return k;
 }
 
-/* One fd over the channel (SCM_RIGHTS); 0 or -1. */
-static int
-server_send_fd(int chan, int fd)
-{
-	char		 byte = 'C';
-	struct iovec	 iov = { &byte, 1 };
+/* A message of one byte that may carry one descriptor (SCM_RIGHTS). */
+struct server_fdmsg {
+	char		 byte;
+	struct iovec	 iov;
 	union {
 		struct cmsghdr	 h;
 		char		 buf[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct msghdr	 msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr	*cm = CMSG_FIRSTHDR(&msg);
+	struct msghdr	 msg;
+};
 
-	memset(&u, 0, sizeof(u));
+static void
+server_fdmsg_init(struct server_fdmsg *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->byte = 'C';
+	m->iov = (struct iovec){ &m->byte, 1 };
+	m->msg.msg_iov = &m->iov;
+	m->msg.msg_iovlen = 1;
+	m->msg.msg_control = m->u.buf;
+	m->msg.msg_controllen = sizeof(m->u.buf);
+}
+
+/* One fd over the channel; 0 or -1. */
+static int
+server_send_fd(int chan, int fd)
+{
+	struct server_fdmsg	 m;
+	struct cmsghdr		*cm;
+
+	server_fdmsg_init(&m);
+	cm = CMSG_FIRSTHDR(&m.msg);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(chan, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+	return sendmsg(chan, &m.msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
 }
 
 /* The next connection from the parent, -1 when told to leave. */
 static int
 server_recv_fd(int chan, int idle)
 {
-	char		 byte;
-	struct iovec	 iov = { &byte, 1 };
-	union {
-		struct cmsghdr	 h;
-		char		 buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr	 msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			    .msg_control = u.buf, .msg_controllen = sizeof(u.buf) };
-	struct pollfd	 pfd = { .fd = chan, .events = POLLIN };
-	struct cmsghdr	*cm;
-	int		 fd;
+	struct server_fdmsg	 m;
+	struct pollfd		 pfd = { .fd = chan, .events = POLLIN };
+	struct cmsghdr		*cm;
+	int			 fd;
 
+	server_fdmsg_init(&m);
 	if (poll(&pfd, 1, idle * 1000) != 1 ||
-	    recvmsg(chan, &msg, MSG_CMSG_CLOEXEC) != 1 ||
-	    (cm = CMSG_FIRSTHDR(&msg)) == NULL ||
+	    recvmsg(chan, &m.msg, MSG_CMSG_CLOEXEC) != 1 ||
+	    (cm = CMSG_FIRSTHDR(&m.msg)) == NULL ||
 	    cm->cmsg_type != SCM_RIGHTS)
 		return -1;
 	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
