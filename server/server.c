@@ -355,8 +355,12 @@ server_spawn(int fd, int worker)
 		return NULL;
 	}
 	if (pid == 0) {
-		if (worker)
+		if (worker) {
+			/* the connection comes over the channel; the copy
+			 * fork gave would hold it open after the session */
+			close(fd);
 			close(sp[0]);
+		}
 		server_child_start();
 		if (worker)
 			server_worker(sp[1]);

@@ -350,6 +350,8 @@ v6_cleanup() {
 	run smtp 'EHLO one.test\r\n' =1 "$(auth_plain alice "$ALICE_PW")" =1 \
 		'MAIL FROM:<a@test>\r\n' =1 'RCPT TO:<user@far.test>\r\n' =1 'QUIT\r\n'
 	assert_codes "220 250 235 250 250 221"
+	# closed after QUIT: no copy of the connection stays in the worker
+	[[ $status == 0 ]] || fail "session 1 not closed after QUIT (status $status)"
 	assert_log 'event=summary .*helo=one\.test tls=no login=alice '
 	worker=$(pid_of 'event=summary')
 	[[ -n $worker && $worker != "$SERVER_PID" ]] || fail "worker pid '$worker'"
@@ -459,6 +461,7 @@ helo=five.test tls=no login=- from=<a@test> rcpts=0 accepted=0" ]] || fail "summ
 	[[ $(ps -o group= -p "$kid") == nogroup ]] || fail "child group $(ps -o group= -p "$kid")"
 	release a
 	assert_codes "220 250 221"
+	[[ $status == 0 ]] || fail "not closed after QUIT (status $status)"
 	# an idle reusable worker stays unprivileged
 	wait_until worker_idle "$kid"
 	[[ $(ps -o user= -p "$kid") == nobody ]] || fail "idle worker runs as $(ps -o user= -p "$kid")"
