@@ -405,6 +405,7 @@ main_who(const struct main_opts *o, struct smtp_client *client)
 /* --- server mode: the hooks server_run calls --- */
 
 static struct conf		*main_conf;	/* the one in force */
+static struct conf		*main_conf_first;	/* main()'s, not malloc'd */
 static struct main_opts		*main_server_opts;
 
 static const struct conf *
@@ -441,7 +442,7 @@ main_server_refresh(void)
 static int
 main_server_reload(void)
 {
-	struct conf *c = calloc(1, sizeof(*c));
+	struct conf *c = calloc(1, sizeof(*c)), *old;
 
 	if (c == NULL || main_config(c, main_server_opts) != 0 ||
 	    tls_ticket_check(c, NULL) == -1) {
@@ -452,9 +453,13 @@ main_server_reload(void)
 		(void)log_open(main_conf->log_file);
 		return -1;
 	}
-	(void)main_modules(c, 0);
+	(void)main_modules(c, 0);	/* the modules now point into c */
 	main_server_preload(c);
-	main_conf = c;		/* the old one is kept: children copied it */
+	old = main_conf;
+	main_conf = c;
+	conf_free(old);		/* children copied what they need */
+	if (old != main_conf_first)
+		free(old);
 	return 0;
 }
 
@@ -513,7 +518,7 @@ main_server(struct conf *c, struct main_opts *o)
 		fprintf(stderr, "smtpproxy: %s\n", why);
 		return EX_TEMP;
 	}
-	main_conf = c;
+	main_conf = main_conf_first = c;
 	main_server_opts = o;
 	main_server_preload(c);
 	return server_run(fds, n, &hooks);
