@@ -250,7 +250,7 @@ main_session_id(void)
 }
 
 static int
-main_check(const struct conf *c)
+main_check(const struct conf *c, const char *laddr)
 {
 	int rc = EX_DONE;
 
@@ -268,6 +268,7 @@ main_check(const struct conf *c)
 		return EX_PERM;
 	}
 	printf("configuration: ok\n");
+	printf("launch: %s\n", server_describe(laddr));
 	if (log_trace_on())
 		conf_dump(c, stdout);
 	if (relay_report(stdout) == -1)
@@ -543,7 +544,7 @@ main(int argc, char *argv[])
 	    (rc = main_modules(&conf, o.check)) != 0)
 		return rc;
 	if (o.check)
-		return main_check(&conf);
+		return main_check(&conf, o.listen);
 	if (o.test == NULL && server_wanted(o.listen))
 		return main_server(&conf, &o);
 	if ((rc = main_who(&o, &client)) != 0)

@@ -84,6 +84,21 @@ server_wanted(const char *laddr)
 	    server_systemd_fds() > 0;
 }
 
+/* server_describe - for -n: the launch mode these settings start */
+const char *
+server_describe(const char *laddr)
+{
+	if (laddr != NULL)
+		return "server mode on -l's socket";
+	if (server_is_listening(0))
+		return "server mode: fd 0 is a listening socket (inetd/xinetd "
+		    "wait = yes)";
+	if (server_systemd_fds() > 0)
+		return "server mode: sockets from systemd (LISTEN_FDS)";
+	return "per-connection: one session on fd 0, then exit (xinetd "
+	    "wait = no, tcpserver, systemd Accept=yes)";
+}
+
 /* "host:port", "[v6]:port", "*:port" or ":port" into host and port. */
 static int
 server_split(const char *spec, char *host, size_t hsize, char *port,

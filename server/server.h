@@ -4,6 +4,7 @@
  * server_wanted(laddr) says whether to run as a server: -l was given, fd 0
  * is a listening socket (inetd/xinetd wait = yes), or systemd passed
  * sockets with LISTEN_FDS for this process.
+ * server_describe(laddr) says which of the two modes that is, for -n.
  * server_listeners(laddr, fds, max, why, wlen) gathers those sockets: the
  * -l "address:port" ("[v6]:port") bound now, else fd 0, else fds 3.. of
  * LISTEN_FDS (the variables are then removed from the environment); the
@@ -52,6 +53,7 @@ struct server_hooks {
 };
 
 int		 server_wanted(const char *laddr);
+const char	*server_describe(const char *laddr);
 int		 server_listeners(const char *laddr, int *fds, int max,
 		    char *why, size_t wlen);
 int		 server_run(const int *fds, int n,

@@ -495,3 +495,13 @@ helo=five.test tls=no login=- from=<a@test> rcpts=0 accepted=0" ]] || fail "summ
 	done
 	[[ -z ${missing:-} ]] || fail "missing:$missing"
 }
+
+@test "-n says which launch mode these settings start" {
+	start_sink
+	write_conf "backend $BACKEND" "log_file $TMP/smtpproxy.log" "hostname proxy.test" \
+		"backend_ehlo_cache $TMP/ehlo"
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf" </dev/null
+	[[ $output == *"launch: per-connection: one session on fd 0, then exit"* ]] || fail "$output"
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf" -l 127.0.0.1:9 </dev/null
+	[[ $output == *"launch: server mode on -l's socket"* ]] || fail "$output"
+}
