@@ -6,13 +6,15 @@
  * tables.  It does not initialise libsasl2: a plain session pays nothing.
  * auth_changed() says whether one of those tables was replaced since (server
  * mode's parent then calls auth_init again).
- * auth_sasl_start(io, mech, in, inlen, out, outlen) and auth_sasl_step(in,
- * inlen, out, outlen) run one SASL exchange (libsasl2 is loaded and
+ * A session owns one struct auth_sasl (auth_sasl_new(), NULL when out of
+ * memory; auth_sasl_free() at its end): nothing of a login outlives it.
+ * auth_sasl_start(a, io, mech, in, inlen, out, outlen) and
+ * auth_sasl_step(a, in, inlen, out, outlen) run one SASL exchange (libsasl2 is loaded and
  * initialised on the first call; io is the client's, whose TLS gives the
- * external security strength); they answer AUTH_DONE (auth_login() holds
+ * external security strength); they answer AUTH_DONE (auth_login(a) holds
  * the user), AUTH_MORE (out holds the next challenge), AUTH_FAIL (bad
  * credentials: unknown user and wrong password alike), AUTH_NOMECH or
- * AUTH_TEMP.  auth_sasl_abort() forgets an exchange.
+ * AUTH_TEMP.  auth_sasl_abort(a) forgets an exchange and its login.
  * auth_b64_decode/encode: base64 for the AUTH dialogue; -1 on bad input.
  * auth_check_sender(login, addr, reply, size) and auth_check_recipient()
  * apply sender_logins and restricted_recipients: 0 = go on, -1 = refused
@@ -33,12 +35,16 @@ void		 auth_init(const struct conf *);
 int		 auth_changed(void);
 
 int		 auth_mech_plaintext(const char *);
-int		 auth_sasl_start(const struct iobuf *io, const char *mech,
-		    const char *in, size_t inlen, const char **out,
-		    unsigned *outlen);
-int		 auth_sasl_step(const char *, size_t, const char **, unsigned *);
-void		 auth_sasl_abort(void);
-const char	*auth_login(void);
+struct auth_sasl;
+int		 auth_sasl_start(struct auth_sasl *a, const struct iobuf *io,
+		    const char *mech, const char *in, size_t inlen,
+		    const char **out, unsigned *outlen);
+int		 auth_sasl_step(struct auth_sasl *a, const char *in, size_t inlen,
+		    const char **out, unsigned *outlen);
+void		 auth_sasl_abort(struct auth_sasl *a);
+const char	*auth_login(const struct auth_sasl *a);
+struct auth_sasl *auth_sasl_new(void);
+void		 auth_sasl_free(struct auth_sasl *a);
 int		 auth_b64_decode(const char *, char *, size_t, size_t *);
 int		 auth_b64_encode(const char *, size_t, char *, size_t);
 

@@ -8,6 +8,7 @@
  * mapped and relocated by every session, AUTH or not.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -42,8 +43,12 @@ static struct sasl_fns		 lib;
 static void			*sasl_lib;
 static const struct conf	*sasl_conf;
 static int			 sasl_ready;	/* sasl_server_init done */
-static sasl_conn_t		*sasl_conn;
-static char			 sasl_user[256];
+
+/* One session's exchange: what the session owns (auth_sasl_new). */
+struct auth_sasl {
+	sasl_conn_t	*conn;
+	char		 user[256];
+};
 
 void
 auth_sasl_conf(const struct conf *c)
@@ -80,7 +85,7 @@ static sasl_callback_t sasl_cbs[] = {
 };
 
 static int
-sasl_open(const struct iobuf *io)
+sasl_open(struct auth_sasl *a, const struct iobuf *io)
 {
 	sasl_security_properties_t	 sp = { 0 };
 	sasl_ssf_t			 ssf = (sasl_ssf_t)tls_ssf(io);
@@ -101,10 +106,10 @@ sasl_open(const struct iobuf *io)
 		sasl_ready = 1;
 		log_debug("sasl: initialised");
 	}
-	if (sasl_conn != NULL)
+	if (a->conn != NULL)
 		return 0;
 	if ((rc = lib.sasl_server_new("smtp", sasl_conf->hostname, NULL, NULL,
-	    NULL, NULL, 0, &sasl_conn)) != SASL_OK) {
+	    NULL, NULL, 0, &a->conn)) != SASL_OK) {
 		log_warnx("event=sasl-error reason=\"new: %s\"",
 		    lib.sasl_errstring(rc, NULL, NULL));
 		return -1;
@@ -113,8 +118,8 @@ sasl_open(const struct iobuf *io)
 	sp.security_flags = SASL_SEC_NOANONYMOUS;
 	if (ssf == 0 && sasl_conf->auth_requires_tls)
 		sp.security_flags |= SASL_SEC_NOPLAINTEXT;
-	lib.sasl_setprop(sasl_conn, SASL_SEC_PROPS, &sp);
-	lib.sasl_setprop(sasl_conn, SASL_SSF_EXTERNAL, &ssf);
+	lib.sasl_setprop(a->conn, SASL_SEC_PROPS, &sp);
+	lib.sasl_setprop(a->conn, SASL_SSF_EXTERNAL, &ssf);
 	return 0;
 }
 
@@ -126,16 +131,16 @@ auth_mech_plaintext(const char *mech)
 }
 
 static int
-sasl_result(int rc, const char **out, unsigned *outlen)
+sasl_result(struct auth_sasl *a, int rc, const char **out, unsigned *outlen)
 {
 	const void *user;
 
 	switch (rc) {
 	case SASL_OK:
-		if (lib.sasl_getprop(sasl_conn, SASL_USERNAME, &user) !=
+		if (lib.sasl_getprop(a->conn, SASL_USERNAME, &user) !=
 		    SASL_OK || user == NULL)
 			return AUTH_TEMP;
-		strlcpy(sasl_user, user, sizeof(sasl_user));
+		strlcpy(a->user, user, sizeof(a->user));
 		return AUTH_DONE;
 	case SASL_CONTINUE:
 		if (*out == NULL)
@@ -157,42 +162,60 @@ sasl_result(int rc, const char **out, unsigned *outlen)
 	}
 }
 
-int
-auth_sasl_start(const struct iobuf *io, const char *mech, const char *in,
-    size_t inlen, const char **out, unsigned *outlen)
+/* auth_sasl_new - a session's exchange state; NULL when out of memory */
+struct auth_sasl *
+auth_sasl_new(void)
 {
-	*out = NULL;
-	*outlen = 0;
-	if (sasl_open(io) == -1)
-		return AUTH_TEMP;
-	return sasl_result(lib.sasl_server_start(sasl_conn, mech, in,
-	    (unsigned)inlen, out, outlen), out, outlen);
+	return calloc(1, sizeof(struct auth_sasl));
+}
+
+/* auth_sasl_free - the end of a session: its exchange and login gone */
+void
+auth_sasl_free(struct auth_sasl *a)
+{
+	if (a == NULL)
+		return;
+	auth_sasl_abort(a);
+	free(a);
 }
 
 int
-auth_sasl_step(const char *in, size_t inlen, const char **out,
+auth_sasl_start(struct auth_sasl *a, const struct iobuf *io,
+    const char *mech, const char *in, size_t inlen, const char **out,
     unsigned *outlen)
 {
 	*out = NULL;
 	*outlen = 0;
-	if (sasl_conn == NULL)
+	if (sasl_open(a, io) == -1)
 		return AUTH_TEMP;
-	return sasl_result(lib.sasl_server_step(sasl_conn, in, (unsigned)inlen,
-	    out, outlen), out, outlen);
+	return sasl_result(a, lib.sasl_server_start(a->conn, mech, in,
+	    (unsigned)inlen, out, outlen), out, outlen);
+}
+
+int
+auth_sasl_step(struct auth_sasl *a, const char *in, size_t inlen,
+    const char **out, unsigned *outlen)
+{
+	*out = NULL;
+	*outlen = 0;
+	if (a->conn == NULL)
+		return AUTH_TEMP;
+	return sasl_result(a, lib.sasl_server_step(a->conn, in,
+	    (unsigned)inlen, out, outlen), out, outlen);
 }
 
 /* A fresh exchange next time (after a failure, a cancel or STARTTLS). */
 void
-auth_sasl_abort(void)
+auth_sasl_abort(struct auth_sasl *a)
 {
-	if (sasl_conn != NULL)
-		lib.sasl_dispose(&sasl_conn);
-	sasl_conn = NULL;
-	sasl_user[0] = '\0';
+	if (a->conn != NULL)
+		lib.sasl_dispose(&a->conn);
+	a->conn = NULL;
+	a->user[0] = '\0';
 }
 
 const char *
-auth_login(void)
+auth_login(const struct auth_sasl *a)
 {
-	return sasl_user;
+	return a->user;
 }

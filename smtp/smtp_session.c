@@ -90,6 +90,7 @@ struct smtp_session {
 	struct backend			*be;
 	struct rbl_session		*rbl;		/* the DNS policy's */
 	struct relay_session		 relay;		/* the client's standing */
+	struct auth_sasl		*sasl;		/* the AUTH exchange */
 	double				 start;
 	const char			*result;
 };
@@ -978,7 +979,7 @@ smtp_restart(struct smtp_session *s)
 	s->delayed[0] = '\0';
 	s->flags = s->conf->helo_default;
 	rbl_start_helo(s->rbl, "");
-	auth_sasl_abort();
+	auth_sasl_abort(s->sasl);
 	smtp_enter(s, S_CONNECTED);
 }
 
@@ -1099,8 +1100,8 @@ smtp_auth_dialogue(struct smtp_session *s, const char *mech,
 	const char	*out;
 	unsigned	 outlen;
 	size_t		 inlen;
-	int		 r = auth_sasl_start(s->io, mech, init, initlen, &out,
-	    &outlen);
+	int		 r = auth_sasl_start(s->sasl, s->io, mech, init, initlen,
+	    &out, &outlen);
 
 	while (r == AUTH_MORE) {
 		if (auth_b64_encode(out ? out : "", outlen, b64,
@@ -1109,7 +1110,7 @@ smtp_auth_dialogue(struct smtp_session *s, const char *mech,
 		iobuf_printf(s->io, "334 %s\r\n", b64);
 		if (smtp_auth_read(s, in, sizeof(in), &inlen) == -1)
 			return -1;
-		r = auth_sasl_step(in, inlen, &out, &outlen);
+		r = auth_sasl_step(s->sasl, in, inlen, &out, &outlen);
 	}
 	return r;
 }
@@ -1134,7 +1135,7 @@ smtp_do_auth(struct smtp_session *s, const char *arg)
 	}
 	r = smtp_auth_dialogue(s, mech, *init ? in : NULL, inlen);
 	if (r == AUTH_DONE) {
-		strlcpy(s->login, auth_login(), sizeof(s->login));
+		strlcpy(s->login, auth_login(s->sasl), sizeof(s->login));
 		log_info("event=auth client=%s mechanism=%s login=%s",
 		    s->client->addr, mech, s->login);
 		smtp_reply(s, "235 2.7.0 Authentication successful");
@@ -1145,7 +1146,7 @@ smtp_do_auth(struct smtp_session *s, const char *arg)
 	else if (r == AUTH_TEMP)
 		smtp_reply(s, "454 4.7.0 Temporary authentication failure");
 	if (r != AUTH_DONE)
-		auth_sasl_abort();
+		auth_sasl_abort(s->sasl);
 }
 
 /* Known verbs the proxy does not implement: refused, never passed on. */
@@ -1333,7 +1334,8 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 	s.start = iobuf_now();
 	if ((s.line = malloc((size_t)c->max_line_length + 1)) == NULL ||
 	    (s.io = malloc(sizeof(*s.io))) == NULL ||
-	    (s.rbl = rbl_session_new(c)) == NULL) {
+	    (s.rbl = rbl_session_new(c)) == NULL ||
+	    (s.sasl = auth_sasl_new()) == NULL) {
 		(void)!write(wfd, "421 4.3.0 Out of memory\r\n", 25);
 		fatal("malloc");
 	}
@@ -1371,7 +1373,7 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 	smtp_summary(&s);
 	rbl_session_free(s.rbl);
 	tls_close(s.io);
-	auth_sasl_abort();	/* nothing of this login for a next session */
+	auth_sasl_free(s.sasl);	/* nothing of this login for a next session */
 	free(s.line);
 	free(s.io);
 	/* a reusable child serves another client only after a clean end */
