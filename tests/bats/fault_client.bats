@@ -13,9 +13,7 @@ load lib/fault
 setup() {
 	common_setup
 	start_pysink -f 'DOT=delay:0.5'
-	# extensions fixed: the backend's log shows only the sessions' own
-	# connections (auto would ask it at the first EHLO)
-	start_proxy 'backend_extensions none'
+	start_proxy
 }
 
 ENVELOPE=('EHLO client.test\r\n' =1 'MAIL FROM:<s@sender.test>\r\n' =1

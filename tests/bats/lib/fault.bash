@@ -74,6 +74,11 @@ start_pysink() {
 	done
 	mkdir -p "$TMP/sink"
 	chmod 1777 "$TMP/sink"
+	# what pysink's EHLO offers, as a session would have kept it: the
+	# proxy's EHLO then asks no extra connection of pysink (its log
+	# numbers the sessions' own connections)
+	mkdir -p -m 1777 "$TMP/state"
+	printf 'PIPELINING\n8BITMIME\nENHANCEDSTATUSCODES\n' >"$TMP/state/backend-ehlo"
 	PYSINK_LOG=$TMP/pysink.log
 	: >"$PYSINK_LOG"
 	if [[ -n $unix ]]; then
