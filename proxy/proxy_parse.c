@@ -330,6 +330,7 @@ proxy_v2(const unsigned char *b, size_t len, struct proxy_header *h)
 	return proxy_v2_inet(b, hlen, h);
 }
 
+/* proxy_parse - the verdict on the first len bytes of a connection */
 enum proxy_status
 proxy_parse(const unsigned char *buf, size_t len, struct proxy_header *h)
 {

@@ -16,6 +16,7 @@
 /* Configuration-derived, opened once per process. */
 static struct cdbt	*proxy_clients;
 
+/* proxy_init - open proxy_clients while still privileged; never fails */
 int
 proxy_init(const struct conf *c)
 {
@@ -32,6 +33,7 @@ proxy_changed(void)
 	return proxy_clients != NULL && cdbt_changed(proxy_clients);
 }
 
+/* proxy_report - the table's state for -n */
 int
 proxy_report(FILE *out)
 {
@@ -134,6 +136,7 @@ proxy_fill(int fd, int *peek, unsigned char *buf, size_t have)
 	}
 }
 
+/* proxy_read - one header off fd, not a byte more, within timeout s */
 int
 proxy_read(int fd, int versions, int timeout, struct proxy_header *h)
 {
