@@ -42,15 +42,15 @@ SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c backend/backend_
 	   relay/relay.c rbl/rbl_dns.c rbl/rbl_score.c rbl/rbl_names.c \
 	   rbl/rbl_conf.c \
 	   auth/auth_sasl.c auth/auth_policy.c auth/auth_b64.c \
-	   tls/tls.c dl.c \
+	   tls/tls.c dl.c proxy/proxy_parse.c proxy/proxy_read.c \
 	   $(CDBSRCS)
 LIBSRCS	 = $(filter-out smtpproxy.c,$(SRCS))
 HDRS	 = log.h iobuf.h version.h conf/conf.h backend/backend.h smtp/smtp.h \
 	   relay/relay.h cdb/cdb.h rbl/rbl.h tls/tls.h auth/auth.h dl.h \
-	   server/server.h
+	   server/server.h proxy/proxy.h
 TOOLS	 = tools/mkcdb tools/popwatch
 UNITS	 = test_parse test_data test_conf test_cdb test_popwatch test_rbl \
-	   test_helo test_b64 test_server
+	   test_helo test_b64 test_server test_proxy
 POPWATCH = tools/popwatch.c tools/popwatch_match.c
 
 REL	 = build/rel
@@ -218,7 +218,7 @@ bench: deps
 FUZZ_CC	 ?= clang
 FUZZ_TIME ?= 60
 FUZZ_SMOKE_TIME ?= 3
-FUZZ_TARGETS ?= command data conf mkcdb popwatch auth rbl
+FUZZ_TARGETS ?= command data conf mkcdb popwatch auth rbl proxy
 FUZZ	 = build/fuzz
 FUZZ_CFLAGS = -fsanitize=fuzzer,address,undefined \
 	   -fno-sanitize-recover=undefined -g -O1 -std=c11 -D_GNU_SOURCE -I. \
@@ -231,6 +231,7 @@ FUZZ_popwatch	= tools/popwatch_match.c
 FUZZ_auth	= auth/auth_b64.c auth/auth_sasl.c tls/tls.c dl.c iobuf.c log.c \
 		  smtp/smtp_helo.c smtp/smtp_parse.c conf/conf.c rbl/rbl_conf.c
 FUZZ_rbl	= rbl/rbl_names.c conf/conf.c rbl/rbl_conf.c
+FUZZ_proxy	= proxy/proxy_parse.c
 
 $(FUZZ)/fuzz_%: tests/fuzz/fuzz_%.c $(LIBSRCS) $(POPWATCH) $(HDRS) \
 	    tools/popwatch.h

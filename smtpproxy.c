@@ -3,7 +3,9 @@
  *
  * main() reads the options and the configuration, identifies the client
  * (getpeername on fd 0, TCPREMOTEIP, or -T), opens what needs privileges,
- * drops them, and hands fd 0/1 to smtp_session().
+ * drops them, reads a balancer's PROXY header when the peer is one of
+ * proxy_clients (its source address then is the client), and hands fd 0/1
+ * to smtp_session().
  * Exit codes: 0 done, 100 usage or configuration, 111 system failure.
  */
 #include <sys/socket.h>
@@ -30,6 +32,7 @@
 #include "cdb/cdb.h"
 #include "conf/conf.h"
 #include "log.h"
+#include "proxy/proxy.h"
 #include "rbl/rbl.h"
 #include "relay/relay.h"
 #include "server/server.h"
@@ -271,7 +274,7 @@ main_check(const struct conf *c, const char *laddr)
 	printf("launch: %s\n", server_describe(laddr));
 	if (log_trace_on())
 		conf_dump(c, stdout);
-	if (relay_report(stdout) == -1)
+	if (relay_report(stdout) == -1 || proxy_report(stdout) == -1)
 		rc = EX_TEMP;
 	if (rbl_report(stdout) == -1)
 		rc = EX_PERM;
@@ -364,6 +367,7 @@ main_modules(const struct conf *c, int check)
 {
 	cdbt_set_delimiters(c->recipient_delimiter);
 	relay_init(c);
+	proxy_init(c);
 	rbl_init(c);
 	auth_init(c);
 	if (tls_init(c) == -1 && check) {
@@ -403,6 +407,47 @@ main_who(const struct main_opts *o, struct smtp_client *client)
 	return EX_TEMP;
 }
 
+/*
+ * main_proxy - behind a balancer (the peer is in proxy_clients), the
+ * PROXY header on fd says who the client is; nothing is sent before it.
+ * 0: go on with cl (the header's source, or the peer itself for a direct
+ * client, v1 UNKNOWN and v2 LOCAL); -1: close, logged with the peer.
+ */
+static int
+main_proxy(const struct conf *c, int fd, struct smtp_client *cl)
+{
+	static const char	 msg[] = "421 4.3.0 Service unavailable\r\n";
+	struct proxy_header	 h;
+	char			 peer[sizeof(cl->addr)];
+	const char		*why = NULL;
+	int			 rc;
+
+	if (c->proxy_protocol == CONF_PROXY_NO || cl->test_mode ||
+	    (rc = proxy_listed(cl->addr, &why)) == 0)
+		return 0;
+	if (rc == -1) {
+		log_warnx("event=table-error table=%s client=%s reason=\"%s\"",
+		    c->proxy_clients, cl->addr, why ? why : "lookup failed");
+		(void)!write(fd, msg, sizeof(msg) - 1);
+		return -1;
+	}
+	if (proxy_read(fd, (int)c->proxy_protocol, c->timeout_proxy, &h) == -1) {
+		log_warnx("event=proxy-error client=%s reason=\"%s\"", cl->addr,
+		    h.why);
+		return -1;
+	}
+	strlcpy(peer, cl->addr, sizeof(peer));
+	if (h.family == AF_UNSPEC || main_sockaddr(&h.src, cl) == -1) {
+		log_info("event=proxy client=%s balancer=%s version=v%d "
+		    "command=%s addresses=real", cl->addr, peer, h.version,
+		    h.command == PROXY_CMD_LOCAL ? "LOCAL" : "UNKNOWN");
+		return 0;
+	}
+	log_info("event=proxy client=%s port=%s balancer=%s version=v%d%s",
+	    cl->addr, cl->port, peer, h.version, h.crc ? " crc32c=ok" : "");
+	return 0;
+}
+
 /* --- server mode: the hooks server_run calls --- */
 
 static struct conf		*main_conf;	/* the one in force */
@@ -431,7 +476,7 @@ main_server_preload(const struct conf *c)
 static int
 main_server_refresh(void)
 {
-	if (!relay_changed() && !auth_changed())
+	if (!relay_changed() && !auth_changed() && !proxy_changed())
 		return 0;
 	log_info("event=tables-reopened");
 	(void)main_modules(main_conf, 0);
@@ -486,6 +531,10 @@ main_server_session(int fd)
 		log_info("event=lost reason=\"client gone before the greeting\"");
 		close(fd);
 		return 0;
+	}
+	if (main_proxy(main_conf, fd, &client) == -1) {
+		close(fd);
+		return 1;
 	}
 	if (dup2(fd, 0) == -1 || dup2(fd, 1) == -1)
 		fatal("event=fatal reason=\"dup2\"");
@@ -550,6 +599,8 @@ main(int argc, char *argv[])
 	if ((rc = main_who(&o, &client)) != 0)
 		return rc == -1 ? EX_DONE : rc;
 	main_drop_privileges(&conf);
+	if (main_proxy(&conf, 0, &client) == -1)
+		return EX_DONE;
 	if (main_on_socket)
 		main_nonblock();
 	return smtp_session(&conf, &client, 0, 1) == 111 ? EX_TEMP : EX_DONE;

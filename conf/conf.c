@@ -68,6 +68,7 @@ static int conf_check_flags(struct conf *, const char *, char *, size_t);
 static int conf_check_tarpit(struct conf *, const char *, char *, size_t);
 static int conf_load_styles(struct conf *, const char *, char *, size_t);
 static const char *const conf_syntaxes[] = { "loose", "strict", NULL };
+static const char *const conf_proxies[] = { "no", "v1", "v2", "any", NULL };
 
 #define O(f)	offsetof(struct conf, f)
 #define DAY	86400
@@ -152,6 +153,15 @@ static const struct conf_key conf_keys[] = {
 	{ .name = "client_prefix_v6", .type = CT_INT,
 	    .off = O(client_prefix_v6), .def = "64", .min = 1, .max = 128,
 	    .help = "server mode: IPv6 clients counted per this prefix" },
+	{ .name = "proxy_protocol", .type = CT_ENUM, .off = O(proxy_protocol),
+	    .def = "no", .choices = conf_proxies,
+	    .help = "PROXY header from proxy_clients: no, v1, v2 or any" },
+	{ .name = "proxy_clients", .type = CT_STR, .off = O(proxy_clients),
+	    .def = "", .min = 0, .max = 1024, .check = conf_check_table,
+	    .help = "table of the balancers' networks that send a PROXY header" },
+	{ .name = "timeout_proxy", .type = CT_TIME, .off = O(timeout_proxy),
+	    .def = "5", .min = 1, .max = 300,
+	    .help = "wait for the whole PROXY header" },
 	{ .name = "max_errors", .type = CT_INT, .off = O(max_errors),
 	    .def = "20", .min = 1, .max = 10000,
 	    .help = "protocol errors before disconnecting" },
@@ -1175,6 +1185,10 @@ conf_check(const struct conf *c, conf_err_fn err)
 	}
 	if (c->defer_score > c->reject_score) {
 		err("defer_score: must not be above reject_score");
+		return -1;
+	}
+	if (c->proxy_protocol != CONF_PROXY_NO && c->proxy_clients[0] == '\0') {
+		err("proxy_protocol: needs proxy_clients, the balancers");
 		return -1;
 	}
 	return 0;

@@ -34,6 +34,10 @@ enum conf_dns_error { CONF_DNSERR_ACCEPT, CONF_DNSERR_DEFER };
 enum conf_tls_min { CONF_TLS_V12, CONF_TLS_V13 };	/* tls_protocols */
 enum conf_login_match { CONF_LOGIN_STRICT, CONF_LOGIN_AUTHENTICATED };
 enum conf_helo_syntax { CONF_HELO_LOOSE, CONF_HELO_STRICT };
+/* proxy_protocol; each value is also the mask of versions it accepts
+ * (proxy/proxy.h: PROXY_V1 1, PROXY_V2 2) */
+enum conf_proxy { CONF_PROXY_NO = 0, CONF_PROXY_V1 = 1, CONF_PROXY_V2 = 2,
+	CONF_PROXY_ANY = 3 };
 
 /* backend_extensions bits */
 #define CONF_EXT_DSN		0x01
@@ -133,6 +137,9 @@ struct conf {
 	int		 client_connection_count_limit;
 	int		 client_connection_rate_limit;
 	int		 client_prefix_v6;
+	enum conf_proxy	 proxy_protocol;
+	char		*proxy_clients;
+	int		 timeout_proxy;
 	int		 max_line_length;
 	int		 timeout_command;
 	int		 timeout_tls;

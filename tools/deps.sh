@@ -14,7 +14,7 @@ run="$build xinetd swaks postfix iproute2"
 # dovecot-lmtpd (and dovecot-core) and curl: the LMTP and sender interop tests
 test="$run bats mandoc openssl sasl2-bin libsasl2-modules rbldnsd dnsmasq-base
     tinycdb python3 perl libnet-ssleay-perl procps clang libclang-rt-14-dev
-    nmap dovecot-lmtpd curl"
+    nmap dovecot-lmtpd curl haproxy"
 
 case "${1:-build}" in
 build) want=$build ;;
