@@ -69,6 +69,9 @@ static int conf_check_tarpit(struct conf *, const char *, char *, size_t);
 static int conf_load_styles(struct conf *, const char *, char *, size_t);
 static const char *const conf_syntaxes[] = { "loose", "strict", NULL };
 static const char *const conf_proxies[] = { "no", "v1", "v2", "any", NULL };
+static const char *const conf_modes[] = { "enforce", "test", NULL };
+static const char *const conf_family_modes[] = { "inherit", "enforce",
+	"test", NULL };
 
 #define O(f)	offsetof(struct conf, f)
 #define DAY	86400
@@ -321,6 +324,19 @@ static const struct conf_key conf_keys[] = {
 	    .off = O(helo_style_score), .def = "2", .min = -1000,
 	    .max = 1000,
 	    .help = "added to the DNS score by the X style flag" },
+	{ .name = "policy_mode", .type = CT_ENUM, .off = O(policy_mode),
+	    .def = "enforce", .choices = conf_modes,
+	    .help = "test: policy refusals are logged (would-reject), not sent" },
+	{ .name = "dns_policy_mode", .type = CT_ENUM,
+	    .off = O(dns_policy_mode), .def = "inherit",
+	    .choices = conf_family_modes,
+	    .help = "the DNS policy's verdicts: inherit (policy_mode), enforce, "
+	    "test" },
+	{ .name = "helo_policy_mode", .type = CT_ENUM,
+	    .off = O(helo_policy_mode), .def = "inherit",
+	    .choices = conf_family_modes,
+	    .help = "HELO refusals, f/t domain checks, helo_syntax strict: "
+	    "inherit, enforce, test" },
 	{ .name = "log_file", .type = CT_STR, .off = O(log_file), .def = "",
 	    .min = 0, .max = 1024,
 	    .help = "append log lines here instead of syslog" },
@@ -908,7 +924,10 @@ _Static_assert(sizeof(enum conf_proto) == sizeof(int) &&
     sizeof(enum conf_dns_error) == sizeof(int) &&
     sizeof(enum conf_tls_min) == sizeof(int) &&
     sizeof(enum conf_login_match) == sizeof(int) &&
-    sizeof(enum conf_helo_syntax) == sizeof(int), "enum keys are ints");
+    sizeof(enum conf_helo_syntax) == sizeof(int) &&
+    sizeof(enum conf_policy_mode) == sizeof(int) &&
+    sizeof(enum conf_family_mode) == sizeof(int) &&
+    sizeof(enum conf_proxy) == sizeof(int), "enum keys are ints");
 
 static int
 conf_store(struct conf *c, const struct conf_key *k, const char *v,
@@ -1170,6 +1189,19 @@ int
 conf_dns_policy(const struct conf *c)
 {
 	return c->dnsbl.n + c->dnswl.n + c->rhsbl.n > 0 || c->weights_given;
+}
+
+/* conf_policy_test - the family's own key wins; "inherit" defers to
+ * policy_mode */
+int
+conf_policy_test(const struct conf *c, enum conf_policy_family family)
+{
+	enum conf_family_mode m = family == CONF_POLICY_DNS ?
+	    c->dns_policy_mode : c->helo_policy_mode;
+
+	if (m == CONF_FAMILY_INHERIT)
+		return c->policy_mode == CONF_MODE_TEST;
+	return m == CONF_FAMILY_TEST;
 }
 
 int

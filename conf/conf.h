@@ -17,6 +17,9 @@
  * for the syntaxes other modules parse at load (rbl_conf.c).
  * conf_dns_policy(c) says whether the DNS policy runs:
  * when any dnsbl, dnswl, rhsbl or weight line is configured.
+ * conf_policy_test(c, family) says whether a policy family's refusals are
+ * only logged (test mode, 1) or sent (enforce, 0): the family's own key
+ * when it is not "inherit", else policy_mode.
  * The strings a struct conf holds live as long as the process.
  */
 #ifndef SMTPPROXY_CONF_H
@@ -38,6 +41,12 @@ enum conf_helo_syntax { CONF_HELO_LOOSE, CONF_HELO_STRICT };
  * (proxy/proxy.h: PROXY_V1 1, PROXY_V2 2) */
 enum conf_proxy { CONF_PROXY_NO = 0, CONF_PROXY_V1 = 1, CONF_PROXY_V2 = 2,
 	CONF_PROXY_ANY = 3 };
+enum conf_policy_mode { CONF_MODE_ENFORCE, CONF_MODE_TEST };
+/* a family's key: its own mode, or policy_mode's */
+enum conf_family_mode { CONF_FAMILY_INHERIT, CONF_FAMILY_ENFORCE,
+	CONF_FAMILY_TEST };
+/* the policies whose refusals test mode may turn into log lines */
+enum conf_policy_family { CONF_POLICY_DNS, CONF_POLICY_HELO };
 
 /* backend_extensions bits */
 #define CONF_EXT_DSN		0x01
@@ -193,11 +202,15 @@ struct conf {
 	enum conf_helo_syntax helo_syntax;
 	int		 greet_pause;
 	double		 helo_style_score;
+	enum conf_policy_mode policy_mode;
+	enum conf_family_mode dns_policy_mode;
+	enum conf_family_mode helo_policy_mode;
 	char		*log_file;
 };
 
 
 int	conf_dns_policy(const struct conf *);
+int	conf_policy_test(const struct conf *c, enum conf_policy_family family);
 int	conf_float(const char *v, double *out);
 int	conf_style_parse(const char *line, struct conf_style *st, char *why,
 	    size_t wlen);

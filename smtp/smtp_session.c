@@ -6,6 +6,10 @@
  * proceed part.  The generic loop enforces the row, counts errors and
  * unknown commands, and ends the session at their limits.  Every state
  * change goes through smtp_enter(), which traces "old -> new".
+ * A refusal of a policy family (the DNS policy's verdict, the HELO style
+ * checks) goes through smtp_policy_reply(), which in test mode only logs
+ * it (event=would-reject) and lets the command go on; relay and AUTH
+ * policy, syntax, limits, TLS and AUTH requirements always refuse.
  */
 #include <sys/resource.h>
 
@@ -168,6 +172,35 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 		s->errors++;
 }
 
+static const char *const smtp_family_name[] = {
+	[CONF_POLICY_DNS] = "dns_policy_mode",
+	[CONF_POLICY_HELO] = "helo_policy_mode"
+};
+
+/* smtp_policy_reply - a policy family's refusal: sent and -1 in enforce
+ * mode; in test mode logged as it would have been sent and 0, neither
+ * tarpitted nor counted toward max_errors (the client never saw it). */
+static int __attribute__((format(printf, 3, 4)))
+smtp_policy_reply(struct smtp_session *s, enum conf_policy_family family,
+    const char *fmt, ...)
+{
+	char	 buf[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (!conf_policy_test(s->conf, family)) {
+		smtp_reply(s, "%s", buf);
+		return -1;
+	}
+	log_debug("test mode (%s): would reply \"%s\"; going on as if it "
+	    "passed", smtp_family_name[family], buf);
+	log_info("event=would-reject client=%s cmd=%s reply=\"%s\"",
+	    s->client->addr, s->verb, buf);
+	return 0;
+}
+
 /* A backend reply, line by line, with an enhanced code on every line. */
 static void
 smtp_relay(struct smtp_session *s, const struct backend_reply *r)
@@ -328,10 +361,13 @@ smtp_helo_style(struct smtp_session *s, const char *helo)
 	/* kept: a client that goes on regardless hears it again at RCPT */
 	snprintf(s->delayed, sizeof(s->delayed), SMTP_REFUSE_PREFIX "%s",
 	    st->text);
-	if (!s->conf->delay_reject) {
-		smtp_reply(s, "%s", s->delayed);
+	if (s->conf->delay_reject)
+		return 0;
+	if (smtp_policy_reply(s, CONF_POLICY_HELO, "%s", s->delayed) == -1)
 		return -1;
-	}
+	/* test mode: the name passed, with the flags of no pattern */
+	s->delayed[0] = '\0';
+	s->flags = s->conf->helo_default;
 	return 0;
 }
 
@@ -342,10 +378,10 @@ smtp_check_helo(struct smtp_session *s, const char *arg)
 		smtp_reply(s, "501 5.5.4 Syntax: %s hostname", s->verb);
 		return -1;
 	}
-	if (s->conf->helo_syntax == CONF_HELO_STRICT && !smtp_helo_valid(arg)) {
-		smtp_reply(s, "501 5.5.2 <%s>: Invalid HELO name", arg);
+	if (s->conf->helo_syntax == CONF_HELO_STRICT && !smtp_helo_valid(arg) &&
+	    smtp_policy_reply(s, CONF_POLICY_HELO,
+	    "501 5.5.2 <%s>: Invalid HELO name", arg) == -1)
 		return -1;
-	}
 	return smtp_helo_style(s, arg);
 }
 
@@ -500,12 +536,10 @@ smtp_domain_check(struct smtp_session *s, const char *domain,
 	if ((r = rbl_domain_exists(s->rbl, domain)) == 1)
 		return 0;
 	if (r == 0)
-		smtp_reply(s, "550 %s <%s>: %s address domain not found", enh,
-		    addr, who);
-	else
-		smtp_reply(s, "451 4%s <%s>: %s address domain lookup failed",
-		    enh + 1, addr, who);
-	return -1;
+		return smtp_policy_reply(s, CONF_POLICY_HELO,
+		    "550 %s <%s>: %s address domain not found", enh, addr, who);
+	return smtp_policy_reply(s, CONF_POLICY_HELO,
+	    "451 4%s <%s>: %s address domain lookup failed", enh + 1, addr, who);
 }
 
 static int
@@ -656,27 +690,28 @@ smtp_check_rcpt(struct smtp_session *s, const char *arg)
 		smtp_reply(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
 		return -1;
 	}
-	if (s->delayed[0] != '\0' && s->login[0] == '\0') {
-		smtp_reply(s, "%s", s->delayed);
+	if (s->delayed[0] != '\0' && s->login[0] == '\0' &&
+	    smtp_policy_reply(s, CONF_POLICY_HELO, "%s", s->delayed) == -1)
 		return -1;
-	}
 	if (smtp_flag(s, 't') && relay_local_domain(s->to.addr) == 0 &&
 	    smtp_domain_check(s, s->to.domain, s->to.addr, "Recipient",
 	    "5.1.2") == -1)
 		return -1;
 	rbl_add_style_score(s->rbl, smtp_flag(s, 'X') ?
 	    s->conf->helo_style_score : 0);
+	/* relay and recipient policy: never dry-run */
 	if (relay_check_rcpt(&s->relay, s->client->addr,
 	    s->to.addr, s->login[0] != '\0',
 	    reply, sizeof(reply)) == -1 ||
 	    auth_check_recipient(s->login, s->to.addr, reply,
-	    sizeof(reply)) == -1 ||
-	    (s->login[0] == '\0' && !smtp_flag(s, 'N') &&
-	    !relay_client_trusted(&s->relay, s->client->addr) &&
-	    smtp_rbl_reply(s, reply, sizeof(reply)) == -1)) {
+	    sizeof(reply)) == -1) {
 		smtp_reply(s, "%s", reply);
 		return -1;
 	}
+	if (s->login[0] == '\0' && !smtp_flag(s, 'N') &&
+	    !relay_client_trusted(&s->relay, s->client->addr) &&
+	    smtp_rbl_reply(s, reply, sizeof(reply)) == -1)
+		return smtp_policy_reply(s, CONF_POLICY_DNS, "%s", reply);
 	return 0;
 }
 

@@ -130,10 +130,52 @@ test_defaults(void)
 	conf_free(&c);
 }
 
+/* policy_mode and a family's own key: the family's key, when not
+ * inherit, wins both ways. */
+static const struct mode_case {
+	const char	*policy, *dns, *helo;
+	int		 dns_test, helo_test;
+} mode_cases[] = {
+	{ "enforce", "inherit", "inherit", 0, 0 },
+	{ "test", "inherit", "inherit", 1, 1 },
+	{ "test", "enforce", "inherit", 0, 1 },
+	{ "enforce", "inherit", "test", 0, 1 },
+	{ "enforce", "test", "enforce", 1, 0 },
+	{ "test", "test", "enforce", 1, 0 },
+};
+
+static void
+test_policy_modes(void)
+{
+	struct conf	c;
+	char		name[128];
+
+	conf_init(&c);
+	unit_ok(!conf_policy_test(&c, CONF_POLICY_DNS) &&
+	    !conf_policy_test(&c, CONF_POLICY_HELO), "default: enforce");
+	for (size_t i = 0; i < sizeof(mode_cases) / sizeof(mode_cases[0]);
+	    i++) {
+		const struct mode_case *m = &mode_cases[i];
+
+		snprintf(name, sizeof(name), "policy_mode %s, dns %s, helo %s",
+		    m->policy, m->dns, m->helo);
+		unit_ok(conf_set(&c, "policy_mode", m->policy, "-o", collect) ==
+		    0 && conf_set(&c, "dns_policy_mode", m->dns, "-o",
+		    collect) == 0 && conf_set(&c, "helo_policy_mode", m->helo,
+		    "-o", collect) == 0 &&
+		    conf_policy_test(&c, CONF_POLICY_DNS) == m->dns_test &&
+		    conf_policy_test(&c, CONF_POLICY_HELO) == m->helo_test, name);
+	}
+	unit_ok(conf_set(&c, "policy_mode", "inherit", "-o", collect) == -1,
+	    "policy_mode has no inherit");
+	conf_free(&c);
+}
+
 int
 main(void)
 {
 	test_defaults();
+	test_policy_modes();
 	test_bad();
 	test_good();
 	return unit_done();
