@@ -4,6 +4,7 @@
 #   make test       install test dependencies, unit tests, end-to-end tests
 #   make run        install what is missing, start a demo on 127.0.0.1
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make deb        build/deb/smtpproxy_VERSION_ARCH.deb (tools/deb.sh)
 #   make lint       warnings as errors, mandoc -Tlint, cppcheck
 #   make bench      the benchmark (bench/)
 #   make fuzz       libFuzzer targets (tests/fuzz), FUZZ_TIME s each (60)
@@ -60,6 +61,7 @@ VG	 = build/vg
 COV	 = build/cov
 
 .PHONY: all asan unit test run stop install lint bench clean deps deps-test
+.PHONY: deb deb-lint
 .PHONY: fuzz fuzz-smoke
 .PHONY: load valgrind coverage
 
@@ -188,7 +190,8 @@ install: smtpproxy $(TOOLS)
 	test -e $(DESTDIR)$(SYSCONFDIR)/smtpproxy/smtpproxy.conf || \
 	    install -m 644 etc/smtpproxy.conf $(DESTDIR)$(SYSCONFDIR)/smtpproxy/
 	test -e $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpproxy || \
-	    install -m 644 xinetd.d/smtpproxy $(DESTDIR)$(SYSCONFDIR)/xinetd.d/
+	    sed 's|/usr/local/sbin/|$(SBINDIR)/|' xinetd.d/smtpproxy \
+	    > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpproxy
 	test -e $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpproxy-server || \
 	    sed 's|/usr/local/sbin/|$(SBINDIR)/|' xinetd.d/smtpproxy-server \
 	    > $(DESTDIR)$(SYSCONFDIR)/xinetd.d/smtpproxy-server
@@ -197,6 +200,16 @@ install: smtpproxy $(TOOLS)
 	    smtpproxy-exec@.service; do \
 	    sed 's|/usr/local/sbin/|$(SBINDIR)/|' etc/systemd/$$f \
 	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$f || exit 1; done
+
+# The Debian package (debian/, dh): the .deb, its -dbgsym, the source
+# package and the .changes land in build/deb/; `make deb-lint` runs lintian
+# on them.  VERSION comes from version.h.
+deb:
+	sh tools/deb.sh
+
+deb-lint:
+	lintian --fail-on error,warning \
+	    build/deb/smtpproxy_$$(sed -n 's/^#define SMTPPROXY_VERSION "\(.*\)"$$/\1/p' version.h)_$$(dpkg-architecture -qDEB_HOST_ARCH).changes
 
 lint:
 	for f in $(SRCS) tools/mkcdb.c $(POPWATCH); do \
