@@ -48,7 +48,11 @@ accepted_lines() {
 	t=$((T1 - T0))
 	assert_closed
 	assert_codes "220 250 250 250 354 451 221"
-	assert_reply '451 4\.4\.1 Lost connection to the mail server; message not accepted'
+	# where the proxy notices depends on the kernel: a write of the rest
+	# of the message fails ("; message not accepted"), or the socket
+	# buffers take it all and only the final dot cannot be sent (no
+	# suffix); both are the documented 451 4.4.1, never a 250
+	assert_reply '451 4\.4\.1 Lost connection to the mail server(; message not accepted)?$'
 	((t < 10000)) || fail "the 451 took $t ms"
 	wait "$SINK_PID" 2>/dev/null || true
 	settle
