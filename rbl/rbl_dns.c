@@ -20,6 +20,7 @@
 
 #include <netdb.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,8 +106,9 @@ rbl_session_new(const struct conf *c)
 {
 	struct rbl_session *rs;
 
-	if ((rs = calloc(1, sizeof(*rs))) == NULL)
+	if ((rs = malloc(sizeof(*rs))) == NULL)
 		return NULL;
+	memset(rs, 0, offsetof(struct rbl_session, q));
 	rs->conf = c;
 	strlcpy(rs->last, "-", sizeof(rs->last));
 	return rs;
