@@ -48,7 +48,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-static int mode, waitclose, proxyv;		/* 0 plain, 't' full TLS, 'r' resumed TLS */
+static int mode;		/* 0 plain, 't' full TLS, 'r' resumed TLS */
+static int waitclose, proxyv;	/* -w; -p: 0 none, 1 or 2 */
 static long nsessions = 1000, size = 1024;
 static int parallel = 8;
 static struct sockaddr_in addr;
