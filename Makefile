@@ -6,10 +6,12 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deb        build/deb/smtpproxy_VERSION_ARCH.deb (tools/deb.sh)
 #   make lint       warnings as errors, mandoc -Tlint, cppcheck
-#   make bench      the benchmark (bench/)
+#   make bench      the benchmark (bench/); BENCH_SRVCOST=1: bench-server too
+#   make bench-server  server mode's costs: fork, CPU, handshake, PROXY header
 #   make fuzz       libFuzzer targets (tests/fuzz), FUZZ_TIME s each (60)
 #   make fuzz-smoke the same, FUZZ_SMOKE_TIME s each (3); fails on a crash
-#   make load       200 clients and a slow-loris run on loopback (tests/load)
+#   make load       200 clients and a slow-loris run on loopback (tests/load),
+#                   under xinetd and in server mode (LOAD_MODE)
 #   make valgrind   build/vg/smtpproxy under memcheck over part of the bats suite
 #   make coverage   build/cov (gcov): unit + bats, line coverage per module
 
@@ -60,7 +62,7 @@ UNIT	 = build/unit
 VG	 = build/vg
 COV	 = build/cov
 
-.PHONY: all asan unit test run stop install lint bench clean deps deps-test
+.PHONY: all asan unit test run stop install lint bench bench-server clean deps deps-test
 .PHONY: deb deb-lint
 .PHONY: fuzz fuzz-smoke
 .PHONY: load valgrind coverage
@@ -223,6 +225,13 @@ lint:
 bench: deps
 	$(MAKE) all
 	sh bench/run
+	if [ -n "$$BENCH_SRVCOST" ]; then bench/srvcost; fi
+
+# server mode's costs: fork, CPU per session, handshake, perf, the PROXY
+# header, the parent's RSS (bench/srvcost; SRVCOST_* in its header)
+bench-server: deps
+	$(MAKE) all
+	bench/srvcost
 
 # libFuzzer targets, tests/fuzz/fuzz_*.c (each says what it checks), with
 # clang and Debian's libclang-rt-14-dev; each links only the project files

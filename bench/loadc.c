@@ -2,7 +2,7 @@
  * loadc.c: SMTP load client for bench/run (server mode and the Postfix
  * anchor).  Built by bench/run: cc -O2 -pthread loadc.c -lssl -lcrypto.
  *
- *   loadc [-t|-r] [-n SESSIONS] [-c PARALLEL] [-s SIZE] HOST PORT
+ *   loadc [-t|-r] [-w] [-p 1|2] [-n SESSIONS] [-c PARALLEL] [-s SIZE] HOST PORT
  *
  * PARALLEL threads (default 8), each one connection at a time, share
  * SESSIONS sessions (default 1000).  A session: the 220 greeting, EHLO,
@@ -19,6 +19,9 @@
  *   -w  after the 221, wait for the server to close the connection (at most
  *       2 s: a session whose server keeps the socket open longer counts as
  *       "linger")
+ *   -p  first send a PROXY protocol header, v1 (text) or v2 (binary), that
+ *       gives the connection's own endpoints (getsockname/getpeername), as
+ *       a balancer in front of the server would, then wait for the 220
  *
  * Prints one line: "sessions N ok N failed N resumed N elapsed S rate R
  * hs_median MS hs_p95 MS proto P linger N", rate in sessions per second over the
@@ -45,7 +48,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-static int mode, waitclose;		/* 0 plain, 't' full TLS, 'r' resumed TLS */
+static int mode;		/* 0 plain, 't' full TLS, 'r' resumed TLS */
+static int waitclose, proxyv;	/* -w; -p: 0 none, 1 or 2 */
 static long nsessions = 1000, size = 1024;
 static int parallel = 8;
 static struct sockaddr_in addr;
@@ -202,6 +206,38 @@ newsess(SSL *ssl, SSL_SESSION *s)
 	return 1;		/* we keep the reference */
 }
 
+/* -p: the PROXY header of this connection (its real endpoints) */
+static int
+proxyhdr(int fd)
+{
+	struct sockaddr_in me, peer;
+	socklen_t ml = sizeof me, pl = sizeof peer;
+	unsigned char h[28];
+	char line[108], a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	int n;
+
+	if (getsockname(fd, (struct sockaddr *)&me, &ml) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&peer, &pl) < 0)
+		return -1;
+	if (proxyv == 1) {
+		inet_ntop(AF_INET, &me.sin_addr, a, sizeof a);
+		inet_ntop(AF_INET, &peer.sin_addr, b, sizeof b);
+		n = snprintf(line, sizeof line, "PROXY TCP4 %s %s %u %u\r\n", a, b,
+		    ntohs(me.sin_port), ntohs(peer.sin_port));
+		return write(fd, line, (size_t)n) == n ? 0 : -1;
+	}
+	memcpy(h, "\r\n\r\n\0\r\nQUIT\n", 12);
+	h[12] = 0x21;		/* version 2, PROXY */
+	h[13] = 0x11;		/* AF_INET, STREAM */
+	h[14] = 0;
+	h[15] = 12;		/* addresses and ports, no TLV */
+	memcpy(h + 16, &me.sin_addr, 4);
+	memcpy(h + 20, &peer.sin_addr, 4);
+	memcpy(h + 24, &me.sin_port, 2);
+	memcpy(h + 26, &peer.sin_port, 2);
+	return write(fd, h, sizeof h) == (ssize_t)sizeof h ? 0 : -1;
+}
+
 static int
 session(long i)
 {
@@ -221,6 +257,10 @@ session(long i)
 	setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (connect(c.fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
 		fail(i, "connect: %s", strerror(errno));
+		goto out;
+	}
+	if (proxyv && proxyhdr(c.fd) < 0) {
+		fail(i, "PROXY header: %s", strerror(errno));
 		goto out;
 	}
 	if (cmd(&c, NULL, 220, i, NULL, 0) < 0 ||
@@ -366,7 +406,7 @@ main(int argc, char **argv)
 	long k, nh = 0;
 	int o;
 
-	while ((o = getopt(argc, argv, "trwn:c:s:")) != -1) {
+	while ((o = getopt(argc, argv, "trwp:n:c:s:")) != -1) {
 		switch (o) {
 		case 't':
 		case 'r':
@@ -374,6 +414,11 @@ main(int argc, char **argv)
 			break;
 		case 'w':
 			waitclose = 1;
+			break;
+		case 'p':
+			proxyv = atoi(optarg);
+			if (proxyv != 1 && proxyv != 2)
+				goto usage;
 			break;
 		case 'n':
 			nsessions = atol(optarg);
@@ -390,7 +435,7 @@ main(int argc, char **argv)
 	}
 	if (argc - optind != 2 || nsessions < 1 || parallel < 1 || size < 200) {
 usage:
-		fprintf(stderr, "usage: loadc [-t|-r] [-w] [-n sessions] [-c parallel] [-s size] host port\n");
+		fprintf(stderr, "usage: loadc [-t|-r] [-w] [-p 1|2] [-n sessions] [-c parallel] [-s size] host port\n");
 		return 2;
 	}
 	addr.sin_family = AF_INET;

@@ -203,6 +203,107 @@ refused() {
 	assert_log 'event=proxy-error client=127\.0\.0\.1 reason="v1 header, proxy_protocol v2"'
 }
 
+# health_haproxy: HAProxy with the README's "Scaling out" backend (tcp-check:
+# the 220, QUIT, the 221; send-proxy-v2, check check-send-proxy), ports
+# changed, checks every 200 ms (inter, rise, fall: the only addition, to be
+# quick), and its stats socket at $TMP/haproxy.sock
+health_haproxy() {
+	local try
+	for try in 1 2 3; do
+		HA_PORT=$(free_port) || return 1
+		cat >"$TMP/haproxy.cfg" <<HACFG
+global
+	maxconn 100
+	stats socket $TMP/haproxy.sock mode 600 level admin
+defaults
+	mode tcp
+	timeout connect 5s
+	timeout client 30s
+	timeout server 30s
+	timeout check 5s
+frontend smtp
+	mode tcp
+	bind 127.0.0.1:$HA_PORT
+	default_backend mx
+backend mx
+	mode tcp
+	option tcp-check
+	tcp-check expect rstring ^220
+	tcp-check send QUIT\r\n
+	tcp-check expect rstring ^221
+	server mx1 $PROXY_HOST:$PROXY_PORT send-proxy-v2 check check-send-proxy inter 200 rise 2 fall 2
+HACFG
+		haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.out" 2>&1 &
+		HA_PID=$!
+		wait_own_port "$HA_PID" "$HA_PORT" && return 0
+		stop_pid "$HA_PID"
+		HA_PID=
+	done
+	cat "$TMP/haproxy.out" >&2
+	fail "haproxy did not start"
+}
+
+# ha_state: "STATUS CHECK_STATUS" of server mx/mx1, from `show stat` on
+# HAProxy's stats socket (CSV; UP/DOWN, L7OK/L4CON...)
+ha_state() {
+	/usr/bin/python3 - "$TMP/haproxy.sock" <<'PY'
+import csv, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(b"show stat\n")
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+rows = list(csv.reader(data.decode().lstrip("# ").splitlines()))
+head = rows[0]
+for r in rows[1:]:
+    if len(r) == len(head) and r[0] == "mx" and r[1] == "mx1":
+        d = dict(zip(head, r))
+        print(d["status"], d["check_status"])
+PY
+}
+
+# ha_is STATUS CHECK_STATUS: HAProxy says so now
+ha_is() {
+	[[ $(ha_state) == "$1 $2" ]]
+}
+
+@test "HAProxy's health check (the README's): UP through the PROXY header, DOWN when smtpproxy stops" {
+	start_sink
+	proxy_behind v2
+	health_haproxy
+	# rise 2: two checks passed, each a PROXY header (LOCAL), 220, QUIT, 221
+	WAIT_LIMIT=10 wait_until ha_is UP L7OK
+	wait_log_count 2 'event=summary client=127\.0\.0\.1 helo=- .* result=quit'
+	# HAProxy's checks send a v2 LOCAL header: the real endpoints are used
+	assert_log 'event=proxy client=127\.0\.0\.1 balancer=127\.0\.0\.1 version=v2 command=LOCAL addresses=real$'
+	refute_log 'event=proxy-error'
+	grep -q 'Server mx/mx1 is UP' "$TMP/haproxy.out" ||
+		[[ $(ha_state) == "UP L7OK" ]] || fail "HAProxy:" "$(cat "$TMP/haproxy.out")"
+	# smtpproxy stopped: the checks cannot connect, fall 2: DOWN
+	stop_proxy
+	WAIT_LIMIT=10 wait_until ha_is DOWN L4CON
+	refute_log 'event=proxy-error'
+}
+
+@test "HAProxy's health check in server mode: UP, no proxy-error, DOWN after SIGTERM" {
+	SMTPPROXY_MODE=server
+	start_sink
+	proxy_behind v2
+	health_haproxy
+	WAIT_LIMIT=10 wait_until ha_is UP L7OK
+	wait_log_count 2 'event=summary client=127\.0\.0\.1 helo=- .* result=quit'
+	assert_log 'event=proxy client=127\.0\.0\.1 balancer=127\.0\.0\.1 version=v2 command=LOCAL addresses=real$'
+	refute_log 'event=proxy-error'
+	refute_log 'event=limit'
+	stop_proxy
+	WAIT_LIMIT=10 wait_until ha_is DOWN L4CON
+}
+
 # ----------------------------------------------- valid headers, raw socket
 
 @test "a header and the first command in one packet: not a byte lost" {

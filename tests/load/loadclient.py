@@ -606,7 +606,7 @@ LORIS_SCRIPT = (b"EHLO loris.example\r\nMAIL FROM:<loris@loris.example>\r\n"
 
 class LorisStats:
     def __init__(self):
-        self.refused = 0          # closed by xinetd before a greeting
+        self.refused = 0          # closed or 421 before a greeting
         self.granted = 0          # got a 220: a session
         self.cut = {}             # 421 text -> count
         self.cut_other = []       # sessions that ended otherwise
@@ -776,8 +776,8 @@ async def loris_main(args):
           "2 of 6, in DATA in 2 of 6) for %d s"
           % (wall, args.attackers, args.attacker_bind, args.slow, args.slower,
              args.duration))
-    print("loris: attacker connections: %d got a session, %d closed by xinetd before a "
-          "greeting (per_source)" % (st.granted, st.refused))
+    print("loris: attacker connections: %d got a session, %d refused before a greeting "
+          "(xinetd's per_source, or 421 from server mode's client_connection_count_limit)" % (st.granted, st.refused))
     print("loris: attacker sessions cut off with 421 4.4.2: %d (%s); ended otherwise: %d"
           % (cut, ", ".join("%s: %d" % kv for kv in sorted(st.cut.items())),
              len(st.cut_other)))
@@ -796,7 +796,7 @@ async def loris_main(args):
     if st.granted == 0:
         problems.append("no attacker got a session")
     if st.refused == 0:
-        problems.append("xinetd refused no attacker connection: per_source not reached")
+        problems.append("no attacker connection refused: per_source not reached")
     if st.cut_other:
         problems.append("%d attacker sessions not ended by 421 4.4.2: %s"
                         % (len(st.cut_other), "; ".join(st.cut_other[:3])))
