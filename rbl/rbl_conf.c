@@ -206,7 +206,7 @@ rbl_spf_weights_parse(const char *v, double *w, char *why, size_t wlen)
 				break;
 		if (eq == NULL || i == CONF_SPF_COUNT ||
 		    conf_float(eq, &w[i]) == -1) {
-			snprintf(why, wlen, "spf_weights: expected result=weight "
+			snprintf(why, wlen, "expected result=weight "
 			    "(results: pass fail softfail neutral none temperror "
 			    "permerror), got '%s%s%s'", item, eq ? "=" : "",
 			    eq ? eq : "");

@@ -258,6 +258,32 @@ rbl_spf_rr_names(SPF_dns_rr_t *rr, const struct rbl_spf_query *q)
 	return ARES_SUCCESS;
 }
 
+/*
+ * rbl_spf_exp_spaces - a text that may be an explanation (RFC 7208 6.2)
+ * with each space written "%_": libspf2 1.2.10 mis-reads a literal space
+ * in an explanation (it becomes '%' and ends macro expansion); "%_" means
+ * the same.  The new length; the text is cut where it would not fit.
+ */
+static size_t
+rbl_spf_exp_spaces(char *rec, size_t n, size_t size)
+{
+	char	 out[4096];
+	size_t	 o = 0;
+
+	for (size_t i = 0; i < n && o + 3 < sizeof(out); i++) {
+		if (rec[i] == ' ') {
+			out[o++] = '%';
+			out[o++] = '_';
+		} else
+			out[o++] = rec[i];
+	}
+	if (o >= size)
+		o = size - 1;
+	memcpy(rec, out, o);
+	rec[o] = '\0';
+	return o;
+}
+
 /* rbl_spf_rr_txt - TXT records, each one string (its parts joined) */
 static int
 rbl_spf_rr_txt(struct rbl_session *rs, SPF_dns_rr_t *rr,
@@ -287,7 +313,8 @@ rbl_spf_rr_txt(struct rbl_session *rs, SPF_dns_rr_t *rr,
 			if (rs->spf.record[0] == '\0')
 				rbl_spf_clean(rs->spf.record,
 				    sizeof(rs->spf.record), rec, 0);
-		}
+		} else
+			n = rbl_spf_exp_spaces(rec, n, sizeof(rec));
 		if (rbl_spf_rr_add(rr, rec, n) == -1)
 			break;
 	}
@@ -390,8 +417,8 @@ rbl_spf_server_ready(const struct conf *c)
 		return -1;
 	SPF_server_set_rec_dom(rbl_spf_server, c->hostname);
 	SPF_server_set_sanitize(rbl_spf_server, 1);
-	SPF_server_set_explanation(rbl_spf_server, "%{o} does not designate "
-	    "%{i} as a permitted sender", &resp);
+	SPF_server_set_explanation(rbl_spf_server, "%{o}%_does%_not%_designate"
+	    "%_%{i}%_as%_a%_permitted%_sender", &resp);
 	SPF_response_free(resp);
 	return 0;
 }
