@@ -267,7 +267,7 @@ rbl_spf_rr_names(SPF_dns_rr_t *rr, const struct rbl_spf_query *q)
 static size_t
 rbl_spf_exp_spaces(char *rec, size_t n, size_t size)
 {
-	char	 out[4096];
+	char	 out[4096] = "";
 	size_t	 o = 0;
 
 	for (size_t i = 0; i < n && o + 3 < sizeof(out); i++) {
