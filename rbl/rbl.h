@@ -235,6 +235,7 @@ int		 rbl_dns_send(const char *name, int type,
 		    void (*cb)(void *arg, int status, int timeouts,
 		    unsigned char *abuf, int alen), void *arg);
 void		 rbl_dns_step(double deadline);
+const char	*rbl_dns_type_name(int type);
 /* rbl_spf.c, for rbl_dns.c and rbl_score.c */
 void		 rbl_spf_start(struct rbl_session *rs, const char *local,
 		    const char *domain);

@@ -361,6 +361,14 @@ rbl_query_type(const struct rbl_session *rs, enum rbl_kind kind)
 	return types[kind];
 }
 
+/* rbl_dns_type_name - a record type's name, for the trace */
+const char *
+rbl_dns_type_name(int type)
+{
+	return type == ns_t_a ? "A" : type == ns_t_aaaa ? "AAAA" :
+	    type == ns_t_txt ? "TXT" : type == ns_t_ptr ? "PTR" : "MX";
+}
+
 /* rbl_query - send one query of a batch; one that cannot be sent is
  * counted, and never counts as passed: the decision defers */
 static void
@@ -388,9 +396,7 @@ rbl_query(struct rbl_session *rs, enum rbl_kind kind, enum rbl_batch batch,
 	q->of = of;
 	q->gen = ++rs->gen;
 	strlcpy(q->name, name, sizeof(q->name));
-	log_debug("dns: query %s %s", name, type == ns_t_a ? "A" :
-	    type == ns_t_aaaa ? "AAAA" : type == ns_t_txt ? "TXT" :
-	    type == ns_t_ptr ? "PTR" : "MX");
+	log_debug("dns: query %s %s", name, rbl_dns_type_name(type));
 	if (slot == rs->nq)
 		rs->nq++;
 	*ask = (struct rbl_ask){ .rs = rs, .slot = slot, .gen = q->gen };

@@ -75,6 +75,14 @@ rbl_spf_log(const char *file, int line, const char *msg)
 	log_debug("spf: libspf2: %s", msg);
 }
 
+/* rbl_spf_fatal - libspf2's internal errors (a broken invariant, never the
+ * data): logged, and the process ends (exit 111, the client retries) */
+static _Noreturn void
+rbl_spf_fatal(const char *file, int line, const char *msg)
+{
+	fatalx("libspf2: %s:%d: %s", file ? file : "-", line, msg);
+}
+
 /* rbl_spf_clean - printable ASCII of src in dst, clamped; the characters
  * of a dot-atom and '@' only when atom, else space too (for comments,
  * without parentheses) */
@@ -175,9 +183,7 @@ rbl_spf_ask(struct rbl_session *rs, const char *name, int type)
 	q->gen = ++sp->gen;
 	strlcpy(q->name, name, sizeof(q->name));
 	*ask = (struct rbl_spf_ask){ .rs = rs, .slot = slot, .gen = q->gen };
-	log_debug("spf: query %s %s", name, type == ns_t_txt ? "TXT" :
-	    type == ns_t_a ? "A" : type == ns_t_aaaa ? "AAAA" :
-	    type == ns_t_mx ? "MX" : "PTR");
+	log_debug("spf: query %s %s", name, rbl_dns_type_name(type));
 	if (rbl_dns_send(name, type, rbl_spf_callback, ask) == -1) {
 		free(ask);
 		q->state = RBL_ERROR;
@@ -408,6 +414,7 @@ rbl_spf_server_ready(const struct conf *c)
 
 	if (rbl_spf_server != NULL)
 		return 0;
+	SPF_error_handler = rbl_spf_fatal;
 	SPF_warning_handler = rbl_spf_log;
 	SPF_info_handler = rbl_spf_log;
 	SPF_debug_handler = rbl_spf_log;

@@ -677,10 +677,10 @@ smtp_spf_reply(struct smtp_session *s)
 {
 	char why[RBL_TXT_MAX + 1];
 
-	if (s->conf->spf_reject != CONF_SPF_REJECT_FAIL ||
-	    !rbl_spf_failed(s->rbl, why, sizeof(why))) {
-		if (s->conf->spf && rbl_spf_failed(s->rbl, why, sizeof(why)))
-			log_debug("spf: fail, spf_reject no: only its weight counts");
+	if (!rbl_spf_failed(s->rbl, why, sizeof(why)))
+		return 0;
+	if (s->conf->spf_reject != CONF_SPF_REJECT_FAIL) {
+		log_debug("spf: fail; spf_reject no: only its weight counts");
 		return 0;
 	}
 	return smtp_policy_reply(s, CONF_POLICY_SPF, "550 5.7.23 Message "
@@ -1356,14 +1356,14 @@ smtp_summary(const struct smtp_session *s)
 	const char *tls = tls_summary(s->io);
 
 	log_info("event=summary client=%s helo=%s tls=%s login=%s from=%s "
-	    "rcpts=%d accepted=%d score=%s spf=%s result=%s duration=%.3f "
-	    "maxrss=%ld",
+	    "rcpts=%d accepted=%d score=%s result=%s duration=%.3f maxrss=%ld "
+	    "spf=%s",
 	    s->client->addr, s->helo[0] ? s->helo : "-", tls ? tls : "no",
 	    s->login[0] ? s->login : "-",
 	    s->from_log[0] ? s->from_log : "-", s->rcpts_total, s->accepted,
-	    rbl_score_text(s->rbl), rbl_spf_text(s->rbl),
+	    rbl_score_text(s->rbl),
 	    s->result ? s->result : "closed", iobuf_now() - s->start,
-	    ru.ru_maxrss);
+	    ru.ru_maxrss, rbl_spf_text(s->rbl));
 }
 
 /* postscreen's pregreet test: a client that talks before the greeting is
