@@ -452,8 +452,8 @@ rbl_spf_start(struct rbl_session *rs, const char *local, const char *domain)
 	if (domain == NULL)
 		domain = rs->helo;
 	snprintf(sp->sender, sizeof(sp->sender), "%s%s%s",
-	    sp->helo_identity ? "" : local, sp->helo_identity ? "" : "@",
-	    sp->helo_identity ? "" : domain);
+	    sp->helo_identity || local == NULL ? "" : local,
+	    sp->helo_identity ? "" : "@", sp->helo_identity ? "" : domain);
 	strlcpy(sp->domain, domain[0] == '[' || rbl_helo_numeric(domain) ? "" :
 	    domain, sizeof(sp->domain));
 	if (sp->domain[0] != '\0')
@@ -514,7 +514,10 @@ rbl_spf_result(const struct rbl_spf *sp, int lib, SPF_response_t *resp)
 
 	if (sp->void_limit)
 		return CONF_SPF_PERMERROR;
-	if (sp->timedout)
+	/* a timed-out lookup behind a definite result was an exp= or a
+	 * ptr name's (RFC 7208 6.2, 5.5: ignored); else it is the cause */
+	if (sp->timedout && lib != SPF_RESULT_PASS && lib != SPF_RESULT_FAIL &&
+	    lib != SPF_RESULT_SOFTFAIL && lib != SPF_RESULT_NEUTRAL)
 		return CONF_SPF_TEMPERROR;
 	for (r = 0; r < CONF_SPF_COUNT; r++)
 		if ((int)rbl_spf_libresult[r] == lib)

@@ -23,6 +23,7 @@ SPF_RECORDS=(
 	'--txt-record=why.exp.test,%{i} is not one of %{d}s mail servers'
 	'--txt-record=helo.test,v=spf1 ip4:127.0.0.3 -all'
 	'--txt-record=hang.test,v=spf1 include:y.dead.test -all'
+	'--txt-record=expdead.test,v=spf1 -all exp=x.dead.test'
 )
 
 setup_file() {
@@ -131,6 +132,16 @@ spf_case() {
 	grep -q 'query y.dead.test' "$DNS_DIR/dead.log" || fail "the include was not asked"
 }
 
+@test "Received-SPF: what the client wrote is cleaned (no quote, semicolon or parenthesis gets in)" {
+	start_dns_proxy "${QUIET[@]}"
+	spf_deliver 127.0.0.2 'we;ird"(x)' 'a+b@pass.test'
+	[[ $(received_spf) == "Received-SPF: pass ("*") client-ip=127.0.0.2; envelope-from=a+b@pass.test; helo=we?ird??x?; receiver=proxy.test; identity=mailfrom" ]] ||
+		fail "$(received_spf)"
+	# three lines: the header and its two folded continuations
+	[[ $(awk '/^Received-SPF: /{on=1; n=1; next} on && /^\t/{n++; next} {on=0} END{print n}' "$MSG") == 3 ]] ||
+		fail "$(grep -A3 '^Received-SPF' "$MSG")"
+}
+
 @test "HELO identity when MAIL FROM is null" {
 	start_dns_proxy "${QUIET[@]}"
 	spf_deliver 127.0.0.2 helo.test ''
@@ -164,7 +175,8 @@ spf_case() {
 }
 
 @test "spf_reject fail: 550 5.7.23 with the domain's explanation" {
-	start_dns_proxy 'spf yes' 'spf_reject fail' 'reject_score 100' 'defer_score 100'
+	start_dns_proxy 'spf yes' 'spf_reject fail' 'reject_score 100' 'defer_score 100' \
+		'timeout_dns 2'
 	run smtp -b 127.0.0.3 'EHLO three.test\r\n' =1 'MAIL FROM:<a@exp.test>\r\n' =1 \
 		'RCPT TO:<user@local.test>\r\n' =1 'QUIT\r\n'
 	assert_reply '550 5.7.23 Message rejected due to: SPF fail - not authorized. 127.0.0.3 is not one of exp.tests mail servers'
@@ -172,6 +184,10 @@ spf_case() {
 		'RCPT TO:<user@local.test>\r\n' =1 'QUIT\r\n'
 	assert_reply '550 5.7.23 Message rejected due to: SPF fail - not authorized. pass.test does not designate 127.0.0.3 as a permitted sender'
 	assert_log 'event=reject client=127\.0\.0\.3 cmd=RCPT reply="550 5\.7\.23 '
+	# an explanation that never comes leaves the fail a fail
+	run smtp -b 127.0.0.3 'EHLO three.test\r\n' =1 'MAIL FROM:<a@expdead.test>\r\n' =1 \
+		'RCPT TO:<user@local.test>\r\n' =1 'QUIT\r\n'
+	assert_reply '550 5.7.23 Message rejected due to: SPF fail - not authorized. expdead.test does not designate 127.0.0.3 as a permitted sender'
 	# a softfail is not refused
 	spf_deliver 127.0.0.3 three.test a@soft.test
 }
