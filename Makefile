@@ -31,10 +31,11 @@ CFLAGS	?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) -D_FORTIFY_SOURCE=2 \
 	   -fstack-protector-strong -I. $(CFLAGS) $(EXTRA_CFLAGS) \
 	   $$(pkg-config --cflags $(PKGS))
-# c-ares, libbsd and tinycdb are linked statically: every session is a
-# fresh exec, and each shared library costs it loading and relocation
+# c-ares, libbsd, tinycdb and libspf2 (no .pc file) are linked statically:
+# every session is a fresh exec, and each shared library costs it loading
+# and relocation; libspf2's own resolver, never called, needs libresolv
 LIBS	 = -Wl,-Bstatic $$(pkg-config --libs --static libcares libbsd) -lcdb \
-	   -Wl,-Bdynamic -ldl
+	   -lspf2 -Wl,-Bdynamic -lresolv -ldl
 SAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 
@@ -43,7 +44,7 @@ SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c backend/backend_
 	   smtp/smtp_session.c smtp/smtp_parse.c smtp/smtp_data.c \
 	   smtp/smtp_helo.c server/server.c server/server_limit.c \
 	   relay/relay.c rbl/rbl_dns.c rbl/rbl_score.c rbl/rbl_names.c \
-	   rbl/rbl_conf.c \
+	   rbl/rbl_conf.c rbl/rbl_spf.c \
 	   auth/auth_sasl.c auth/auth_policy.c auth/auth_b64.c \
 	   tls/tls.c dl.c proxy/proxy_parse.c proxy/proxy_read.c \
 	   $(CDBSRCS)

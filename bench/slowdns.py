@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """slowdns.py: a slow DNS server for bench/run.
 
-    slowdns.py [-d MS] [-z ZONES] [-a ADDRESS] [-p PORT] PORTFILE STATSFILE
+    slowdns.py [-d MS] [-z ZONES] [-a ADDRESS] [-p PORT] [-s TEXT] PORTFILE STATSFILE
 
 Answers every query over UDP on 127.0.0.1 exactly MS milliseconds (default
 200) after it arrived, whatever else is in flight: queries are not answered
@@ -13,6 +13,8 @@ RFC 5782: ADDRESS (default 127.0.0.2) reversed under a zone has an A record
 127.0.0.2 and a TXT reason; every other name, in those zones or not, and
 every other query type (PTR, A, AAAA, MX, TXT...) gets NXDOMAIN.  The name of
 a listed address with another query type gets an empty answer (NODATA).
+With -s, a TXT query for a name outside those zones is answered TEXT (an
+SPF record, for the SPF variant), after the same delay.
 
 After binding, the port (PORT, default 0: one the kernel picks) is written to
 PORTFILE (written to a temporary name and renamed, so a reader sees the whole
@@ -34,7 +36,7 @@ import time
 
 def usage():
     sys.stderr.write("usage: slowdns.py [-d ms] [-z zones] [-a address] "
-                     "[-p port] portfile statsfile\n")
+                     "[-p port] [-s text] portfile statsfile\n")
     sys.exit(2)
 
 
@@ -68,10 +70,10 @@ A, TXT = 1, 16
 
 def main():
     try:
-        opts, args = getopt.getopt(sys.argv[1:], "d:z:a:p:")
+        opts, args = getopt.getopt(sys.argv[1:], "d:z:a:p:s:")
     except getopt.GetoptError:
         usage()
-    delay, nzones, listed, port = 0.2, 10, "127.0.0.2", 0
+    delay, nzones, listed, port, spf = 0.2, 10, "127.0.0.2", 0, None
     for o, v in opts:
         if o == "-d":
             delay = float(v) / 1000
@@ -81,6 +83,8 @@ def main():
             listed = v
         elif o == "-p":
             port = int(v)
+        elif o == "-s":
+            spf = v.encode()[:255]
     if len(args) != 2:
         usage()
     portfile, statsfile = args
@@ -88,7 +92,7 @@ def main():
     zones = {b"z%d.bench" % i for i in range(nzones)}
     rev = ".".join(reversed(listed.split("."))).encode()
     stats = {"received": 0, "answered": 0, "dropped": 0, "zone_a": 0,
-             "listed": 0, "other": 0, "max_in_flight": 0}
+             "listed": 0, "other": 0, "spf": 0, "max_in_flight": 0}
     lateness = []
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -133,6 +137,10 @@ def main():
                 elif qtype == TXT:
                     txt = b"listed by " + zone + b" (bench/slowdns.py)"
                     answers.append((TXT, bytes([len(txt)]) + txt))
+        elif spf is not None and qtype == TXT:
+            stats["spf"] += 1
+            rcode = 0
+            answers.append((TXT, bytes([len(spf)]) + spf))
         else:
             stats["other"] += 1
         # QR, the opcode and RD copied, AA, RA

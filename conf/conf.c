@@ -66,8 +66,11 @@ static int conf_check_delimiter(struct conf *, const char *, char *, size_t);
 static int conf_check_table(struct conf *, const char *, char *, size_t);
 static int conf_check_flags(struct conf *, const char *, char *, size_t);
 static int conf_check_tarpit(struct conf *, const char *, char *, size_t);
+static int conf_check_spf_weights(struct conf *, const char *, char *,
+    size_t);
 static int conf_load_styles(struct conf *, const char *, char *, size_t);
 static const char *const conf_syntaxes[] = { "loose", "strict", NULL };
+static const char *const conf_spf_rejects[] = { "no", "fail", NULL };
 static const char *const conf_proxies[] = { "no", "v1", "v2", "any", NULL };
 static const char *const conf_modes[] = { "enforce", "test", NULL };
 static const char *const conf_family_modes[] = { "inherit", "enforce",
@@ -337,6 +340,22 @@ static const struct conf_key conf_keys[] = {
 	    .choices = conf_family_modes,
 	    .help = "HELO refusals, f/t domain checks, helo_syntax strict: "
 	    "inherit, enforce, test" },
+	/* SPF (rbl/rbl_spf.c) */
+	{ .name = "spf", .type = CT_BOOL, .off = O(spf), .def = "no",
+	    .choices = conf_yesno,
+	    .help = "check the sender's SPF record (RFC 7208) at RCPT" },
+	{ .name = "spf_weights", .type = CT_STR, .off = O(spf_weights),
+	    .def = "pass=-0.5 fail=3.5 softfail=1.5 neutral=0 none=0 "
+	    "temperror=0 permerror=0.5", .min = 0, .max = 1024,
+	    .check = conf_check_spf_weights,
+	    .help = "the DNS score added per SPF result: result=weight ..." },
+	{ .name = "spf_reject", .type = CT_ENUM, .off = O(spf_reject),
+	    .def = "no", .choices = conf_spf_rejects,
+	    .help = "fail: refuse an SPF fail with 550 5.7.23" },
+	{ .name = "spf_mode", .type = CT_ENUM, .off = O(spf_mode),
+	    .def = "inherit", .choices = conf_family_modes,
+	    .help = "spf_reject's refusals: inherit (policy_mode), enforce, "
+	    "test" },
 	{ .name = "log_file", .type = CT_STR, .off = O(log_file), .def = "",
 	    .min = 0, .max = 1024,
 	    .help = "append log lines here instead of syslog" },
@@ -642,6 +661,13 @@ conf_check_tarpit(struct conf *c, const char *v, char *why, size_t wlen)
 	return 0;
 }
 
+/* conf_check_spf_weights - spf_weights: result=weight pairs (rbl/) */
+static int
+conf_check_spf_weights(struct conf *c, const char *v, char *why, size_t wlen)
+{
+	return rbl_spf_weights_parse(v, c->spf_weight, why, wlen);
+}
+
 /* Store one value in its slot; the checks of the key's type come first. */
 /* --- one row of operations per type: store a value, print it, free it --- */
 
@@ -927,6 +953,7 @@ _Static_assert(sizeof(enum conf_proto) == sizeof(int) &&
     sizeof(enum conf_helo_syntax) == sizeof(int) &&
     sizeof(enum conf_policy_mode) == sizeof(int) &&
     sizeof(enum conf_family_mode) == sizeof(int) &&
+    sizeof(enum conf_spf_reject) == sizeof(int) &&
     sizeof(enum conf_proxy) == sizeof(int), "enum keys are ints");
 
 static int
@@ -1188,7 +1215,8 @@ conf_check_greeting(struct conf *c, const char *v, char *why, size_t wlen)
 int
 conf_dns_policy(const struct conf *c)
 {
-	return c->dnsbl.n + c->dnswl.n + c->rhsbl.n > 0 || c->weights_given;
+	return c->dnsbl.n + c->dnswl.n + c->rhsbl.n > 0 || c->weights_given ||
+	    c->spf;
 }
 
 /* conf_policy_test - the family's own key wins; "inherit" defers to
@@ -1197,7 +1225,8 @@ int
 conf_policy_test(const struct conf *c, enum conf_policy_family family)
 {
 	enum conf_family_mode m = family == CONF_POLICY_DNS ?
-	    c->dns_policy_mode : c->helo_policy_mode;
+	    c->dns_policy_mode : family == CONF_POLICY_SPF ? c->spf_mode :
+	    c->helo_policy_mode;
 
 	if (m == CONF_FAMILY_INHERIT)
 		return c->policy_mode == CONF_MODE_TEST;

@@ -16,7 +16,7 @@
  * conf_float(v, out) reads a finite number that is all of v (0 or -1),
  * for the syntaxes other modules parse at load (rbl_conf.c).
  * conf_dns_policy(c) says whether the DNS policy runs:
- * when any dnsbl, dnswl, rhsbl or weight line is configured.
+ * when any dnsbl, dnswl, rhsbl or weight line is configured, or spf yes.
  * conf_policy_test(c, family) says whether a policy family's refusals are
  * only logged (test mode, 1) or sent (enforce, 0): the family's own key
  * when it is not "inherit", else policy_mode.
@@ -46,7 +46,12 @@ enum conf_policy_mode { CONF_MODE_ENFORCE, CONF_MODE_TEST };
 enum conf_family_mode { CONF_FAMILY_INHERIT, CONF_FAMILY_ENFORCE,
 	CONF_FAMILY_TEST };
 /* the policies whose refusals test mode may turn into log lines */
-enum conf_policy_family { CONF_POLICY_DNS, CONF_POLICY_HELO };
+enum conf_policy_family { CONF_POLICY_DNS, CONF_POLICY_HELO, CONF_POLICY_SPF };
+/* SPF results (RFC 7208 2.6), the rows of spf_weights */
+enum conf_spf_result { CONF_SPF_PASS, CONF_SPF_FAIL, CONF_SPF_SOFTFAIL,
+	CONF_SPF_NEUTRAL, CONF_SPF_NONE, CONF_SPF_TEMPERROR, CONF_SPF_PERMERROR,
+	CONF_SPF_COUNT };
+enum conf_spf_reject { CONF_SPF_REJECT_NO, CONF_SPF_REJECT_FAIL };
 
 /* backend_extensions bits */
 #define CONF_EXT_DSN		0x01
@@ -205,6 +210,12 @@ struct conf {
 	enum conf_policy_mode policy_mode;
 	enum conf_family_mode dns_policy_mode;
 	enum conf_family_mode helo_policy_mode;
+	/* SPF (rbl/rbl_spf.c) */
+	int		 spf;
+	char		*spf_weights;
+	double		 spf_weight[CONF_SPF_COUNT];
+	enum conf_spf_reject spf_reject;
+	enum conf_family_mode spf_mode;
 	char		*log_file;
 };
 

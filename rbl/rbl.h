@@ -38,6 +38,13 @@
  *	add_score_header yes), or NULL.
  * rbl_score_text(rs) - the last score as text ("-" before any), for the
  *	session summary.
+ * With spf yes (rbl_spf.c), the sender's SPF record is asked for at
+ *	rbl_start_sender and evaluated in rbl_decide; its result's weight is
+ *	on the score (SPF_FAIL=3.5).  rbl_spf_header(rs) - the Received-SPF
+ *	header of that decision (folded, CRLF inside, no final CRLF), or
+ *	NULL; rbl_spf_text(rs) - its result for the summary ("-": none);
+ *	rbl_spf_failed(rs, why, size) - 1 when it was fail, with the
+ *	explanation to quote in the 550 5.7.23.
  *
  * The configuration syntax (rbl_conf.c), called by conf/ at load:
  * rbl_zone_parse(key, line, z, why, wlen) - a dnsbl/dnswl/rhsbl line
@@ -116,6 +123,37 @@ struct rbl_query {
 	char		 txt[RBL_TXT_MAX + 1];
 };
 
+/* SPF (rbl_spf.c): one query of libspf2's, its answer kept raw */
+#define RBL_SPF_QMAX	24
+struct rbl_spf_query {
+	enum rbl_state	 state;
+	int		 status;	/* c-ares' */
+	int		 type;
+	int		 stale;		/* from an earlier transaction */
+	unsigned	 gen;		/* 0: never used */
+	char		 name[256];
+	unsigned char	*abuf;		/* malloc'd */
+	int		 alen;
+};
+
+struct rbl_spf {
+	int			 started;	/* this transaction */
+	int			 done;		/* evaluated */
+	int			 helo_identity;	/* null sender: HELO checked */
+	double			 deadline;
+	char			 sender[520];	/* local@domain */
+	char			 domain[256];	/* "": nothing to check */
+	struct rbl_spf_query	 q[RBL_SPF_QMAX];
+	int			 next;
+	unsigned		 gen;
+	int			 voids, void_limit, timedout;
+	enum conf_spf_result	 result;
+	char			 record[512];	/* the first v=spf1 seen */
+	char			 comment[600];
+	char			 explanation[RBL_TXT_MAX + 1];
+	char			 header[2048];
+};
+
 struct rbl_session {
 	const struct conf	*conf;
 	/* who the client is */
@@ -137,6 +175,7 @@ struct rbl_session {
 	struct rbl_verdict	 verdict;
 	char			 hdr[1024];
 	char			 last[32];	/* for the summary */
+	struct rbl_spf		 spf;		/* rbl_spf.c */
 	/* last, and never zeroed whole (96 KB; zeroing it was a quarter of
 	 * a banner session's instructions): a slot is cleared when taken,
 	 * and read only below nq */
@@ -161,7 +200,15 @@ const char	*rbl_client_name(struct rbl_session *rs);
 const char	*rbl_header(const struct rbl_session *rs);
 const char	*rbl_score_text(const struct rbl_session *rs);
 
+const char	*rbl_spf_header(const struct rbl_session *rs);
+const char	*rbl_spf_text(const struct rbl_session *rs);
+int		 rbl_spf_failed(const struct rbl_session *rs, char *why,
+		    size_t size);
+
 extern const char *const rbl_heuristic_names[CONF_H_COUNT];
+extern const char *const rbl_spf_result_names[CONF_SPF_COUNT];
+int		 rbl_spf_weights_parse(const char *v, double *w, char *why,
+		    size_t wlen);
 int		 rbl_zone_parse(const char *key, const char *line,
 		    struct conf_zone *z, char *why, size_t wlen);
 int		 rbl_filter_match(const struct conf_zone *z,
@@ -184,5 +231,18 @@ int		 rbl_has_client(const struct rbl_session *rs,
 		    const struct rbl_query *q);
 int		 rbl_naddr(const struct rbl_query *q);
 int		 rbl_is(const struct rbl_query *q, enum rbl_state state);
+/* rbl_dns.c's channel for rbl_spf.c: send one query (cb as c-ares'
+ * ares_callback; -1: no channel, cb not called); let answers in, no
+ * longer than until deadline */
+int		 rbl_dns_send(const char *name, int type,
+		    void (*cb)(void *arg, int status, int timeouts,
+		    unsigned char *abuf, int alen), void *arg);
+void		 rbl_dns_step(double deadline);
+const char	*rbl_dns_type_name(int type);
+/* rbl_spf.c, for rbl_dns.c and rbl_score.c */
+void		 rbl_spf_start(struct rbl_session *rs, const char *local,
+		    const char *domain);
+void		 rbl_spf_settle(struct rbl_session *rs);
+void		 rbl_spf_free(struct rbl_session *rs);
 
 #endif

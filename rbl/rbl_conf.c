@@ -174,3 +174,44 @@ rbl_weight_parse(const char *v, struct conf_weight *w, char *why,
 	w->set = 1;
 	return 0;
 }
+
+const char *const rbl_spf_result_names[CONF_SPF_COUNT] = {
+	"pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"
+};
+
+/* the built-in weights of spf_weights, on policyd-weight's scale (a clean
+ * client's checks sum to about -3, reject_score is 1): a pass helps a
+ * little, a fail alone does not reject a client in good standing */
+static const double rbl_spf_default[CONF_SPF_COUNT] = {
+	-0.5, 3.5, 1.5, 0, 0, 0, 0.5
+};
+
+/*
+ * rbl_spf_weights_parse - "result=weight ..." into w (CONF_SPF_COUNT
+ * rows); a result not named gets its built-in weight.  0, or -1 with why.
+ */
+int
+rbl_spf_weights_parse(const char *v, double *w, char *why, size_t wlen)
+{
+	char	 item[128], *eq;
+	int	 i, n;
+
+	memcpy(w, rbl_spf_default, sizeof(rbl_spf_default));
+	while (sscanf(v, " %127s%n", item, &n) == 1) {
+		v += n;
+		if ((eq = strchr(item, '=')) != NULL)
+			*eq++ = '\0';
+		for (i = 0; i < CONF_SPF_COUNT; i++)
+			if (strcmp(item, rbl_spf_result_names[i]) == 0)
+				break;
+		if (eq == NULL || i == CONF_SPF_COUNT ||
+		    conf_float(eq, &w[i]) == -1) {
+			snprintf(why, wlen, "expected result=weight "
+			    "(results: pass fail softfail neutral none temperror "
+			    "permerror), got '%s%s%s'", item, eq ? "=" : "",
+			    eq ? eq : "");
+			return -1;
+		}
+	}
+	return 0;
+}

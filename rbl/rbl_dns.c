@@ -97,6 +97,13 @@ rbl_report(FILE *out)
 	fprintf(out, "dns: policy %s, servers %s\n",
 	    conf_dns_policy(rbl_conf) ? "on" : "off",
 	    rbl_conf->dns_servers[0] ? rbl_conf->dns_servers : "from resolv.conf");
+	if (rbl_conf->spf)
+		fprintf(out, "spf: on (libspf2 over c-ares, bounded by timeout_dns "
+		    "%ds); weights %s; spf_reject %s%s\n", rbl_conf->timeout_dns,
+		    rbl_conf->spf_weights, rbl_conf->spf_reject ==
+		    CONF_SPF_REJECT_FAIL ? "fail" : "no",
+		    conf_policy_test(rbl_conf, CONF_POLICY_SPF) ?
+		    " (spf_mode test: only logged)" : "");
 	return 0;
 }
 
@@ -123,6 +130,7 @@ rbl_session_free(struct rbl_session *rs)
 		return;
 	if (rbl_ready)
 		ares_cancel(rbl_channel);
+	rbl_spf_free(rs);
 	free(rs);
 }
 
@@ -355,6 +363,14 @@ rbl_query_type(const struct rbl_session *rs, enum rbl_kind kind)
 	return types[kind];
 }
 
+/* rbl_dns_type_name - a record type's name, for the trace */
+const char *
+rbl_dns_type_name(int type)
+{
+	return type == ns_t_a ? "A" : type == ns_t_aaaa ? "AAAA" :
+	    type == ns_t_txt ? "TXT" : type == ns_t_ptr ? "PTR" : "MX";
+}
+
 /* rbl_query - send one query of a batch; one that cannot be sent is
  * counted, and never counts as passed: the decision defers */
 static void
@@ -382,9 +398,7 @@ rbl_query(struct rbl_session *rs, enum rbl_kind kind, enum rbl_batch batch,
 	q->of = of;
 	q->gen = ++rs->gen;
 	strlcpy(q->name, name, sizeof(q->name));
-	log_debug("dns: query %s %s", name, type == ns_t_a ? "A" :
-	    type == ns_t_aaaa ? "AAAA" : type == ns_t_txt ? "TXT" :
-	    type == ns_t_ptr ? "PTR" : "MX");
+	log_debug("dns: query %s %s", name, rbl_dns_type_name(type));
 	if (slot == rs->nq)
 		rs->nq++;
 	*ask = (struct rbl_ask){ .rs = rs, .slot = slot, .gen = q->gen };
@@ -475,11 +489,14 @@ rbl_start_sender(struct rbl_session *rs, const char *local,
 	rbl_batch_start(rs, RBL_B_SENDER);
 	rs->sender_lookups = !(domain == NULL || domain[0] == '\0' ||
 	    domain[0] == '[');
-	if (!rs->sender_lookups)
-		return;
-	rbl_lists(rs, &rs->conf->rhsbl, RBL_Q_RHSBL, RBL_B_SENDER, domain);
-	rbl_query(rs, RBL_Q_SENDER_MX, RBL_B_SENDER, 0, 0, domain);
-	rbl_query(rs, RBL_Q_SENDER_A, RBL_B_SENDER, 0, 0, domain);
+	if (rs->sender_lookups) {
+		rbl_lists(rs, &rs->conf->rhsbl, RBL_Q_RHSBL, RBL_B_SENDER,
+		    domain);
+		rbl_query(rs, RBL_Q_SENDER_MX, RBL_B_SENDER, 0, 0, domain);
+		rbl_query(rs, RBL_Q_SENDER_A, RBL_B_SENDER, 0, 0, domain);
+	}
+	rbl_spf_start(rs, local, domain);	/* after the lists: RCPT waits
+						   for both at once */
 }
 
 /* rbl_process - let c-ares read and retry for at most ms milliseconds */
@@ -518,6 +535,29 @@ rbl_process(int ms)
 		    pfd[i].revents & (POLLIN | POLLERR | POLLHUP) ? pfd[i].fd :
 		    ARES_SOCKET_BAD,
 		    pfd[i].revents & POLLOUT ? pfd[i].fd : ARES_SOCKET_BAD);
+}
+
+/* rbl_dns_send - one query on the channel for rbl_spf.c; -1 when there
+ * is no channel (cb is then not called) */
+int
+rbl_dns_send(const char *name, int type, void (*cb)(void *, int, int,
+    unsigned char *, int), void *arg)
+{
+	if (!rbl_channel_ready())
+		return -1;
+	ares_query(rbl_channel, name, ns_c_in, type, cb, arg);
+	return 0;
+}
+
+/* rbl_dns_step - let the channel's answers in (every session query's
+ * callback runs), waiting no later than deadline */
+void
+rbl_dns_step(double deadline)
+{
+	double left = deadline - iobuf_now();
+
+	if (rbl_ready && left > 0)
+		rbl_process((int)(left * 1000) + 1);
 }
 
 /* rbl_poll - handle the answers in, without waiting */

@@ -191,6 +191,21 @@ rbl_score_heuristics(struct rbl_session *rs, struct rbl_verdict *v)
 	}
 }
 
+/* rbl_score_spf - the SPF result's weight: SPF_FAIL=3.5 */
+static void
+rbl_score_spf(struct rbl_session *rs, struct rbl_verdict *v)
+{
+	char what[32];
+
+	if (!rs->spf.done)
+		return;
+	snprintf(what, sizeof(what), "SPF_%s",
+	    rbl_spf_result_names[rs->spf.result]);
+	for (int i = 0; what[i] != '\0'; i++)
+		what[i] = (char)toupper((unsigned char)what[i]);
+	rbl_add(v, what, rs->conf->spf_weight[rs->spf.result]);
+}
+
 /* rbl_result - the verdict for a score: too many listings, the reject
  * score, a DNS failure (dns_error_action), the defer score, or accept */
 static void
@@ -217,12 +232,15 @@ rbl_score(struct rbl_session *rs)
 	struct rbl_verdict	*v = &rs->verdict;
 
 	memset(v, 0, sizeof(*v));
+	rbl_spf_settle(rs);	/* its waits let the lists' answers in too */
 	rbl_dns_settle(rs);
 	rbl_score_lists(rs, v, RBL_Q_DNSBL, &c->dnsbl, "DNSBL");
 	rbl_score_lists(rs, v, RBL_Q_DNSWL, &c->dnswl, "DNSWL");
 	if (rs->started[RBL_B_SENDER] && rs->sender_lookups)
 		rbl_score_lists(rs, v, RBL_Q_RHSBL, &c->rhsbl, "RHSBL");
-	rbl_score_heuristics(rs, v);
+	if (c->dnsbl.n + c->dnswl.n + c->rhsbl.n > 0 || c->weights_given)
+		rbl_score_heuristics(rs, v);	/* not for spf alone */
+	rbl_score_spf(rs, v);
 	for (int b = RBL_B_CLIENT; b < RBL_B_CHECK; b++)
 		v->unasked += rs->started[b] ? rs->unasked[b] : 0;
 	if (rs->style_score != 0)

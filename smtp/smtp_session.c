@@ -174,7 +174,8 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 
 static const char *const smtp_family_name[] = {
 	[CONF_POLICY_DNS] = "dns_policy_mode",
-	[CONF_POLICY_HELO] = "helo_policy_mode"
+	[CONF_POLICY_HELO] = "helo_policy_mode",
+	[CONF_POLICY_SPF] = "spf_mode"
 };
 
 /* smtp_policy_reply - a policy family's refusal: sent and -1 in enforce
@@ -669,6 +670,23 @@ smtp_rbl_reply(struct smtp_session *s, char *reply, size_t size)
 	return -1;
 }
 
+/* spf_reject fail: an SPF fail refused (RFC 7372's 5.7.23, the words of
+ * Postfix's policyd-spf), after rbl_decide; -1 when refused */
+static int
+smtp_spf_reply(struct smtp_session *s)
+{
+	char why[RBL_TXT_MAX + 1];
+
+	if (!rbl_spf_failed(s->rbl, why, sizeof(why)))
+		return 0;
+	if (s->conf->spf_reject != CONF_SPF_REJECT_FAIL) {
+		log_debug("spf: fail; spf_reject no: only its weight counts");
+		return 0;
+	}
+	return smtp_policy_reply(s, CONF_POLICY_SPF, "550 5.7.23 Message "
+	    "rejected due to: SPF fail - not authorized. %s", why);
+}
+
 static int
 smtp_check_rcpt(struct smtp_session *s, const char *arg)
 {
@@ -708,11 +726,15 @@ smtp_check_rcpt(struct smtp_session *s, const char *arg)
 		smtp_reply(s, "%s", reply);
 		return -1;
 	}
-	if (s->login[0] == '\0' && !smtp_flag(s, 'N') &&
-	    !relay_client_trusted(&s->relay, s->client->addr) &&
-	    smtp_rbl_reply(s, reply, sizeof(reply)) == -1)
+	if (s->login[0] != '\0' || smtp_flag(s, 'N') ||
+	    relay_client_trusted(&s->relay, s->client->addr))
+		return 0;
+	if (smtp_rbl_reply(s, reply, sizeof(reply)) == -1) {
+		if (smtp_spf_reply(s) == -1)
+			return -1;
 		return smtp_policy_reply(s, CONF_POLICY_DNS, "%s", reply);
-	return 0;
+	}
+	return smtp_spf_reply(s);
 }
 
 static void
@@ -850,15 +872,19 @@ smtp_data_done(struct smtp_session *s, struct smtp_data *d)
 static int
 smtp_trace_headers(struct smtp_session *s)
 {
-	char		 buf[1400], date[64];
+	char		 buf[4096], date[64];
 	const char	*tls = tls_summary(s->io), *hdr = rbl_header(s->rbl);
+	const char	*spf = rbl_spf_header(s->rbl);
 	time_t		 now = time(NULL);
 	int		 n = 0;
 
+	if (spf != NULL)	/* RFC 7208 9.1: above our Received line */
+		n = snprintf(buf, sizeof(buf), "%.2000s\r\n", spf);
 	if (tls != NULL && s->conf->tls_received_header) {
 		strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z",
 		    localtime(&now));
-		n = snprintf(buf, sizeof(buf), "Received: from %.255s ([%s])\r\n"
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n,
+		    "Received: from %.255s ([%s])\r\n"
 		    "\tby %.255s (smtpproxy) with %s (%s);\r\n\t%s\r\n",
 		    s->helo[0] ? s->helo : "unknown", s->client->addr,
 		    s->conf->hostname, s->login[0] ? "ESMTPSA" : "ESMTPS", tls,
@@ -1330,13 +1356,14 @@ smtp_summary(const struct smtp_session *s)
 	const char *tls = tls_summary(s->io);
 
 	log_info("event=summary client=%s helo=%s tls=%s login=%s from=%s "
-	    "rcpts=%d accepted=%d score=%s result=%s duration=%.3f maxrss=%ld",
+	    "rcpts=%d accepted=%d score=%s result=%s duration=%.3f maxrss=%ld "
+	    "spf=%s",
 	    s->client->addr, s->helo[0] ? s->helo : "-", tls ? tls : "no",
 	    s->login[0] ? s->login : "-",
 	    s->from_log[0] ? s->from_log : "-", s->rcpts_total, s->accepted,
 	    rbl_score_text(s->rbl),
 	    s->result ? s->result : "closed", iobuf_now() - s->start,
-	    ru.ru_maxrss);
+	    ru.ru_maxrss, rbl_spf_text(s->rbl));
 }
 
 /* postscreen's pregreet test: a client that talks before the greeting is

@@ -8,7 +8,7 @@
 # the tests use must be here or in their Depends; tests/deps-check checks.
 set -eu
 
-build="gcc make pkg-config libssl-dev libsasl2-dev libc-ares-dev libcdb-dev libbsd-dev"
+build="gcc make pkg-config libssl-dev libsasl2-dev libc-ares-dev libcdb-dev libbsd-dev libspf2-dev"
 run="$build xinetd swaks postfix iproute2"
 # libnet-ssleay-perl: swaks's --tls (only a Recommends of swaks);
 # dovecot-lmtpd (and dovecot-core) and curl: the LMTP and sender interop tests;

@@ -115,6 +115,52 @@ test_zones(void)
 	conf_free(&c);
 }
 
+/* spf_weights: defaults, overrides, what is refused; spf turns the
+ * policy on */
+static void
+test_spf_weights(void)
+{
+	static const struct {
+		const char	*line;
+		int		 ok;
+		double		 fail, pass, softfail;
+	} t[] = {
+		{ "pass=-0.5 fail=3.5 softfail=1.5", 1, 3.5, -0.5, 1.5 },
+		{ "fail=5", 1, 5, -0.5, 1.5 },	/* the others: defaults */
+		{ "", 1, 3.5, -0.5, 1.5 },
+		{ "  softfail=-1   pass=0 ", 1, 3.5, 0, -1 },
+		{ "fail", 0, 0, 0, 0 },
+		{ "fail=", 0, 0, 0, 0 },
+		{ "fail=x", 0, 0, 0, 0 },
+		{ "hardfail=1", 0, 0, 0, 0 },
+		{ "fail=1e999", 0, 0, 0, 0 },
+	};
+	double	 w[CONF_SPF_COUNT];
+	char	 why[256], name[300];
+	struct conf c;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		int rc = rbl_spf_weights_parse(t[i].line, w, why, sizeof(why));
+
+		snprintf(name, sizeof(name), "spf_weights '%s' %s", t[i].line,
+		    t[i].ok ? "read" : "refused");
+		unit_ok(t[i].ok ? rc == 0 && w[CONF_SPF_FAIL] == t[i].fail &&
+		    w[CONF_SPF_PASS] == t[i].pass &&
+		    w[CONF_SPF_SOFTFAIL] == t[i].softfail &&
+		    w[CONF_SPF_PERMERROR] == 0.5 : rc == -1, name);
+	}
+	conf_init(&c);
+	unit_ok(!c.spf && c.spf_weight[CONF_SPF_FAIL] == 3.5 &&
+	    c.spf_reject == CONF_SPF_REJECT_NO &&
+	    c.spf_mode == CONF_FAMILY_INHERIT, "spf defaults");
+	unit_ok(conf_set(&c, "spf", "yes", "-o", errf) == 0 &&
+	    conf_dns_policy(&c), "spf alone turns the DNS policy on");
+	unit_ok(conf_set(&c, "spf_mode", "test", "-o", errf) == 0 &&
+	    conf_policy_test(&c, CONF_POLICY_SPF) &&
+	    !conf_policy_test(&c, CONF_POLICY_DNS), "spf_mode test is SPF's own");
+	conf_free(&c);
+}
+
 static void
 test_numeric(void)
 {
@@ -160,6 +206,7 @@ main(void)
 	test_guesses();
 	test_zones();
 	test_numeric();
+	test_spf_weights();
 	test_session_off();
 	return unit_done();
 }
