@@ -26,6 +26,7 @@
 
 #include "auth/auth.h"
 #include "backend/backend.h"
+#include "greylist/greylist.h"
 #include "iobuf.h"
 #include "log.h"
 #include "rbl/rbl.h"
@@ -95,6 +96,7 @@ struct smtp_session {
 	struct rbl_session		*rbl;		/* the DNS policy's */
 	struct relay_session		 relay;		/* the client's standing */
 	struct auth_sasl		*sasl;		/* the AUTH exchange */
+	struct greylist_session		 grey;
 	double				 start;
 	const char			*result;
 };
@@ -174,7 +176,8 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 
 static const char *const smtp_family_name[] = {
 	[CONF_POLICY_DNS] = "dns_policy_mode",
-	[CONF_POLICY_HELO] = "helo_policy_mode"
+	[CONF_POLICY_HELO] = "helo_policy_mode",
+	[CONF_POLICY_GREYLIST] = "greylist_mode"
 };
 
 /* smtp_policy_reply - a policy family's refusal: sent and -1 in enforce
@@ -669,6 +672,33 @@ smtp_rbl_reply(struct smtp_session *s, char *reply, size_t size)
 	return -1;
 }
 
+/* Greylisting, after the relay decision and the DNS policy: who the
+ * session exempts (authenticated, relay and POP clients, DNSWL hits),
+ * then greylist/ decides; 0 = go on. */
+static int
+smtp_greylist(struct smtp_session *s)
+{
+	struct greylist_query	 q = { .conf = s->conf, .client = s->client->addr,
+	    .from = s->from.null ? "" : s->from.addr, .rcpt = s->to.addr,
+	    .read_only = s->client->test_mode };
+	char			 reply[128];
+
+	if (s->login[0] != '\0')
+		q.exempt = "authenticated";
+	else if (relay_client_trusted(&s->relay, s->client->addr))
+		q.exempt = s->relay.why[0] ? s->relay.why : "relay client";
+	else if (conf_dns_policy(s->conf)) {
+		const struct rbl_verdict *v = rbl_decide(s->rbl);
+
+		q.score = v->score;
+		if (v->wl_hits > 0)
+			q.exempt = "dnswl";
+	}
+	if (greylist_rcpt(&s->grey, &q, reply, sizeof(reply)) == GREYLIST_PASS)
+		return 0;
+	return smtp_policy_reply(s, CONF_POLICY_GREYLIST, "%s", reply);
+}
+
 static int
 smtp_check_rcpt(struct smtp_session *s, const char *arg)
 {
@@ -710,9 +740,10 @@ smtp_check_rcpt(struct smtp_session *s, const char *arg)
 	}
 	if (s->login[0] == '\0' && !smtp_flag(s, 'N') &&
 	    !relay_client_trusted(&s->relay, s->client->addr) &&
-	    smtp_rbl_reply(s, reply, sizeof(reply)) == -1)
-		return smtp_policy_reply(s, CONF_POLICY_DNS, "%s", reply);
-	return 0;
+	    smtp_rbl_reply(s, reply, sizeof(reply)) == -1 &&
+	    smtp_policy_reply(s, CONF_POLICY_DNS, "%s", reply) == -1)
+		return -1;
+	return s->conf->greylist ? smtp_greylist(s) : 0;
 }
 
 static void
@@ -1330,13 +1361,15 @@ smtp_summary(const struct smtp_session *s)
 	const char *tls = tls_summary(s->io);
 
 	log_info("event=summary client=%s helo=%s tls=%s login=%s from=%s "
-	    "rcpts=%d accepted=%d score=%s result=%s duration=%.3f maxrss=%ld",
+	    "rcpts=%d accepted=%d score=%s result=%s duration=%.3f maxrss=%ld"
+	    "%s%s",
 	    s->client->addr, s->helo[0] ? s->helo : "-", tls ? tls : "no",
 	    s->login[0] ? s->login : "-",
 	    s->from_log[0] ? s->from_log : "-", s->rcpts_total, s->accepted,
 	    rbl_score_text(s->rbl),
 	    s->result ? s->result : "closed", iobuf_now() - s->start,
-	    ru.ru_maxrss);
+	    ru.ru_maxrss, s->conf->greylist ? " greylist=" : "",
+	    s->conf->greylist ? greylist_summary(&s->grey) : "");
 }
 
 /* postscreen's pregreet test: a client that talks before the greeting is
@@ -1406,6 +1439,7 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 	tls_shutdown(s.io);
 	smtp_backend_close(&s, 1);
 	smtp_summary(&s);
+	greylist_end(&s.grey);
 	rbl_session_free(s.rbl);
 	tls_close(s.io);
 	auth_sasl_free(s.sasl);	/* nothing of this login for a next session */
