@@ -26,6 +26,12 @@
 #define GREYLIST_WHY_MAX	600
 
 static struct cdbt	*greylist_exempt;	/* greylist_exempt, or NULL */
+/* The store, opened by the first session of this process that needs it and
+ * kept for the next sessions of the process (a reusable server-mode
+ * child): what a session costs is then only its reads.  Only processes
+ * that run sessions open it, and they never fork. */
+static const struct greylist_store_ops	*greylist_ops = &greylist_lmdb;
+static void				*greylist_handle;
 
 static const char *const greylist_names[] = {
 	[GREYLIST_NONE] = "-",
@@ -162,7 +168,8 @@ greylist_skip(const struct greylist_query *q, const char *from,
 	return 0;
 }
 
-/* The store of this session, opened at its first use; NULL on error. */
+/* The store for this session, opened at its first use in the process;
+ * NULL on error (tried once per session). */
 static void *
 greylist_store(struct greylist_session *gs, const struct conf *c)
 {
@@ -171,10 +178,13 @@ greylist_store(struct greylist_session *gs, const struct conf *c)
 
 	if (gs->store != NULL || gs->failed)
 		return gs->store;
-	greylist_params(c, &p);
-	gs->ops = &greylist_lmdb;
-	if ((gs->store = gs->ops->open(c->greylist_db, &p, why,
-	    sizeof(why))) == NULL) {
+	gs->ops = greylist_ops;
+	if (greylist_handle == NULL) {
+		greylist_params(c, &p);
+		greylist_handle = gs->ops->open(c->greylist_db, &p, why,
+		    sizeof(why));
+	}
+	if ((gs->store = greylist_handle) == NULL) {
 		gs->failed = 1;
 		log_warnx("event=greylist-error store=%s op=open reason=\"%s\"",
 		    gs->ops->name, why);
@@ -344,11 +354,10 @@ greylist_rcpt(struct greylist_session *gs, const struct greylist_query *q,
 	return greylist_decided(gs, q, triplet + 2, st, wait, reply, size);
 }
 
+/* The session lets go of the store; the process keeps it open. */
 void
 greylist_end(struct greylist_session *gs)
 {
-	if (gs->store != NULL)
-		gs->ops->close(gs->store);
 	gs->store = NULL;
 }
 

@@ -20,8 +20,9 @@
  *	error is logged (event=greylist-error) and passes: greylisting fails
  *	open, it never refuses for its own failure.  The store is opened at
  *	the first recipient that needs it, in the process that runs the
- *	session (never across a fork).
- * greylist_end(gs) - close the store; the session is over.
+ *	session, and stays open for that process's next sessions (never
+ *	across a fork: the processes that run sessions do not fork).
+ * greylist_end(gs) - the session is over.
  * greylist_summary(gs) - the last decision's state for the summary line
  *	("-" before any).
  *

@@ -10,12 +10,18 @@
  * its own caches in it (lmdb_table(5)).  Debian: liblmdb0.
  *
  * LMDB's rules, kept here: one MDB_env per process and never across
- * fork (a session opens its own, greylist.c closes it at the session's
- * end); MDB_NOTLS, so a read transaction's reader slot is the
- * transaction's and is freed with it; a bounded map (GREYLIST_MAP_SIZE):
+ * fork (greylist.c opens it in the process that runs the session, at its
+ * first need, and keeps it for the process's next sessions); MDB_NOTLS,
+ * so a read transaction's reader slot is the transaction's and is freed
+ * with it; a bounded map (GREYLIST_MAP_SIZE):
  * a full map is an error like any other, and greylisting fails open;
  * mdb_reader_check before each write, so the reader slots of crashed
  * processes do not pin old pages forever.
+ * The environment is opened read-only (MDB_RDONLY: no write descriptor,
+ * no write buffers: what most sessions need, a known triplet or client,
+ * costs a dozen system calls) and opened again read-write, after the
+ * read-only one is closed, at the first write.  A missing file is
+ * created read-write at once.
  *
  * Each write also prunes: it looks at GREYLIST_PRUNE_SCAN records from
  * where the last write stopped (the key "~prune" keeps the place) and
@@ -43,8 +49,9 @@
 
 struct greylist_lmdb {
 	MDB_env			*env;
-	MDB_dbi			 dbi;
+	int			 rw;		/* opened read-write */
 	struct greylist_params	 p;
+	char			 path[1024];
 };
 
 static void
@@ -55,7 +62,7 @@ lmdb_error(const char *what, int rc)
 }
 
 static MDB_env *
-lmdb_env(const char *path, char *why, size_t wlen)
+lmdb_env(const char *path, unsigned flags, char *why, size_t wlen)
 {
 	MDB_env	*env;
 	int	 rc;
@@ -66,8 +73,8 @@ lmdb_env(const char *path, char *why, size_t wlen)
 	}
 	if ((rc = mdb_env_set_mapsize(env, GREYLIST_MAP_SIZE)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(env, GREYLIST_READERS)) != 0 ||
-	    (rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOTLS |
-	    MDB_NORDAHEAD, 0600)) != 0) {
+	    (rc = mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOTLS | flags,
+	    0600)) != 0) {
 		snprintf(why, wlen, "%s: %s", path, mdb_strerror(rc));
 		mdb_env_close(env);
 		return NULL;
@@ -80,27 +87,59 @@ lmdb_open(const char *path, const struct greylist_params *p, char *why,
     size_t wlen)
 {
 	struct greylist_lmdb	*g;
-	MDB_txn			*txn;
-	int			 rc;
 
 	if ((g = calloc(1, sizeof(*g))) == NULL) {
 		snprintf(why, wlen, "out of memory");
 		return NULL;
 	}
 	g->p = *p;
-	if ((g->env = lmdb_env(path, why, wlen)) == NULL) {
-		free(g);
-		return NULL;
-	}
-	if ((rc = mdb_txn_begin(g->env, NULL, MDB_RDONLY, &txn)) != 0 ||
-	    (rc = mdb_dbi_open(txn, NULL, 0, &g->dbi)) != 0 ||
-	    (rc = mdb_txn_commit(txn)) != 0) {
-		snprintf(why, wlen, "%s: %s", path, mdb_strerror(rc));
-		mdb_env_close(g->env);
+	strlcpy(g->path, path, sizeof(g->path));
+	if (access(path, F_OK) == 0)
+		g->env = lmdb_env(path, MDB_RDONLY, why, wlen);
+	else if ((g->env = lmdb_env(path, 0, why, wlen)) != NULL)
+		g->rw = 1;
+	if (g->env == NULL) {
 		free(g);
 		return NULL;
 	}
 	return g;
+}
+
+/* The read-only environment replaced by a read-write one; 0 or -1 */
+static int
+lmdb_writable(struct greylist_lmdb *g)
+{
+	char why[1200];
+
+	if (g->rw)
+		return 0;
+	if (g->env == NULL)
+		return -1;
+	mdb_env_close(g->env);
+	if ((g->env = lmdb_env(g->path, 0, why, sizeof(why))) == NULL) {
+		log_warnx("event=greylist-error store=lmdb op=open reason=\"%s\"",
+		    why);
+		g->env = lmdb_env(g->path, MDB_RDONLY, why, sizeof(why));
+		return -1;	/* g->env NULL: every later call fails */
+	}
+	g->rw = 1;
+	return 0;
+}
+
+/* A transaction and the main database's handle; 0 or an LMDB error */
+static int
+lmdb_begin(struct greylist_lmdb *g, unsigned flags, MDB_txn **txn,
+    MDB_dbi *dbi)
+{
+	int rc;
+
+	if (g->env == NULL)
+		return EINVAL;
+	if ((rc = mdb_txn_begin(g->env, NULL, flags, txn)) != 0)
+		return rc;
+	if ((rc = mdb_dbi_open(*txn, NULL, 0, dbi)) != 0)
+		mdb_txn_abort(*txn);
+	return rc;
 }
 
 static void
@@ -110,18 +149,18 @@ lmdb_close(void *h)
 
 	if (g == NULL)
 		return;
-	mdb_env_close(g->env);
+	if (g->env != NULL)
+		mdb_env_close(g->env);
 	free(g);
 }
 
 /* A record in txn: 1 found, 0 not found (or unreadable: it will be
  * written anew), -1 error. */
 static int
-lmdb_read(struct greylist_lmdb *g, MDB_txn *txn, const char *key,
-    struct greylist_rec *r)
+lmdb_read(MDB_txn *txn, MDB_dbi dbi, const char *key, struct greylist_rec *r)
 {
 	MDB_val	 k = { strlen(key), (void *)key }, v;
-	int	 rc = mdb_get(txn, g->dbi, &k, &v);
+	int	 rc = mdb_get(txn, dbi, &k, &v);
 
 	if (rc == MDB_NOTFOUND)
 		return 0;
@@ -142,23 +181,24 @@ lmdb_get(void *h, const char *key, struct greylist_rec *r)
 {
 	struct greylist_lmdb	*g = h;
 	MDB_txn			*txn;
+	MDB_dbi			 dbi;
 	int			 rc;
 
-	if ((rc = mdb_txn_begin(g->env, NULL, MDB_RDONLY, &txn)) != 0) {
+	if ((rc = lmdb_begin(g, MDB_RDONLY, &txn, &dbi)) != 0) {
 		lmdb_error("begin", rc);
 		return -1;
 	}
-	rc = lmdb_read(g, txn, key, r);
+	rc = lmdb_read(txn, dbi, key, r);
 	mdb_txn_abort(txn);
 	return rc;
 }
 
 static int
-lmdb_put(struct greylist_lmdb *g, MDB_txn *txn, const char *key,
-    const char *val, size_t vlen)
+lmdb_put(MDB_txn *txn, MDB_dbi dbi, const char *key, const char *val,
+    size_t vlen)
 {
 	MDB_val	 k = { strlen(key), (void *)key }, v = { vlen, (void *)val };
-	int	 rc = mdb_put(txn, g->dbi, &k, &v, 0);
+	int	 rc = mdb_put(txn, dbi, &k, &v, 0);
 
 	if (rc != 0)
 		lmdb_error("put", rc);
@@ -167,13 +207,13 @@ lmdb_put(struct greylist_lmdb *g, MDB_txn *txn, const char *key,
 
 /* Where the last prune stopped: MDB_SET_RANGE there, else the first. */
 static int
-lmdb_prune_start(struct greylist_lmdb *g, MDB_txn *txn, MDB_cursor *c,
-    MDB_val *k, MDB_val *v)
+lmdb_prune_start(MDB_txn *txn, MDB_dbi dbi, MDB_cursor *c, MDB_val *k,
+    MDB_val *v)
 {
 	char	 at[GREYLIST_KEY_MAX + 1];
 	MDB_val	 pk = { sizeof(GREYLIST_PRUNE_KEY) - 1, GREYLIST_PRUNE_KEY };
 
-	if (mdb_get(txn, g->dbi, &pk, v) == 0 && v->mv_size > 0 &&
+	if (mdb_get(txn, dbi, &pk, v) == 0 && v->mv_size > 0 &&
 	    v->mv_size < sizeof(at)) {
 		memcpy(at, v->mv_data, v->mv_size);
 		k->mv_size = v->mv_size;
@@ -186,7 +226,7 @@ lmdb_prune_start(struct greylist_lmdb *g, MDB_txn *txn, MDB_cursor *c,
 /* Look at GREYLIST_PRUNE_SCAN records, delete the stale ones, remember
  * where to go on; 0 or -1. */
 static int
-lmdb_prune(struct greylist_lmdb *g, MDB_txn *txn, long long now)
+lmdb_prune(struct greylist_lmdb *g, MDB_txn *txn, MDB_dbi dbi, long long now)
 {
 	MDB_cursor		*c;
 	MDB_val			 k, v;
@@ -194,10 +234,10 @@ lmdb_prune(struct greylist_lmdb *g, MDB_txn *txn, long long now)
 	char			 key[GREYLIST_KEY_MAX + 1], next[GREYLIST_KEY_MAX + 1];
 	int			 rc, n = 0, pruned = 0;
 
-	if (mdb_cursor_open(txn, g->dbi, &c) != 0)
+	if (mdb_cursor_open(txn, dbi, &c) != 0)
 		return -1;
 	next[0] = '\0';
-	for (rc = lmdb_prune_start(g, txn, c, &k, &v); rc == 0;
+	for (rc = lmdb_prune_start(txn, dbi, c, &k, &v); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (k.mv_size >= sizeof(key))
 			continue;
@@ -222,7 +262,7 @@ lmdb_prune(struct greylist_lmdb *g, MDB_txn *txn, long long now)
 	}
 	if (pruned > 0)
 		log_debug("greylist: pruned %d stale records", pruned);
-	return lmdb_put(g, txn, GREYLIST_PRUNE_KEY, next, strlen(next));
+	return lmdb_put(txn, dbi, GREYLIST_PRUNE_KEY, next, strlen(next));
 }
 
 static int
@@ -231,20 +271,23 @@ lmdb_update(void *h, const char *key, greylist_update_fn fn, void *arg)
 	struct greylist_lmdb	*g = h;
 	struct greylist_rec	 r = { 0 };
 	MDB_txn			*txn;
+	MDB_dbi			 dbi;
 	char			 val[GREYLIST_REC_MAX];
 	int			 rc, found, dead, len;
 
+	if (lmdb_writable(g) == -1)
+		return -1;
 	(void)mdb_reader_check(g->env, &dead);
-	if ((rc = mdb_txn_begin(g->env, NULL, 0, &txn)) != 0) {
+	if ((rc = lmdb_begin(g, 0, &txn, &dbi)) != 0) {
 		lmdb_error("begin", rc);
 		return -1;
 	}
-	if ((found = lmdb_read(g, txn, key, &r)) == -1)
+	if ((found = lmdb_read(txn, dbi, key, &r)) == -1)
 		goto fail;
 	if (fn(&r, found, arg) == 1) {
 		if ((len = greylist_rec_format(&r, val, sizeof(val))) == -1 ||
-		    lmdb_put(g, txn, key, val, (size_t)len) == -1 ||
-		    lmdb_prune(g, txn, r.last) == -1)
+		    lmdb_put(txn, dbi, key, val, (size_t)len) == -1 ||
+		    lmdb_prune(g, txn, dbi, r.last) == -1)
 			goto fail;
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0) {
@@ -284,7 +327,7 @@ lmdb_report(const char *path, uid_t uid, gid_t gid, FILE *out)
 	char		 why[1200], lock[1100];
 	int		 rc;
 
-	if ((env = lmdb_env(path, why, sizeof(why))) == NULL) {
+	if ((env = lmdb_env(path, 0, why, sizeof(why))) == NULL) {
 		fprintf(out, "greylist_db: %s (greylisting fails open)\n", why);
 		return -1;
 	}
