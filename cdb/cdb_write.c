@@ -199,11 +199,11 @@ cdbt_norm_greylist(char *k, size_t ksize, const char *v, char *vout,
 	strlcpy(vout, "OK", vsize);
 	if (strcmp(k, "<>") == 0)
 		return 0;
-	if (strchr(k, '@') == NULL && cdbt_norm_network(k, k, ksize, why) == 0)
-		return 0;
-	if (strchr(k, '@') != NULL && ((k[0] == '@' && cdbt_is_domain(k + (k[1] == '.' ? 2 : 1))) ||
-	    (k[0] != '@' && cdbt_is_address(k, 0) &&
-	    cdbt_key_canonical(k) == 0)))
+	if (strchr(k, '@') == NULL) {
+		if (cdbt_norm_network(k, k, ksize, why) == 0)
+			return 0;
+	} else if (k[0] == '@' ? cdbt_is_domain(k + (k[1] == '.' ? 2 : 1)) :
+	    cdbt_is_address(k, 0) && cdbt_key_canonical(k) == 0)
 		return 0;
 	*why = "not a network, @domain, @.domain, <> or user@domain";
 	return -1;
