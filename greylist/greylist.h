@@ -45,6 +45,8 @@
  * greylist_client_step(r, found, now, p, passed) - the client's record:
  *	whitelisted or not, counting a triplet that just passed.
  * greylist_stale(key, r, now, p) - may the record be pruned?
+ * greylist_ttl(key, r, now, p) - the seconds a store with expiring keys
+ *	keeps r: one more than until greylist_stale() says yes (at least 1).
  */
 #ifndef SMTPPROXY_GREYLIST_H
 #define SMTPPROXY_GREYLIST_H
@@ -111,14 +113,20 @@ struct greylist_session {
 };
 
 /* The store's contract (every function answers for itself):
- * open(path, why, wlen) - NULL with why, or a handle for this process.
+ * open(spec, params, why, wlen) - NULL with why, or a handle for this
+ *	process (kept for its next sessions; greylist.c opens one store per
+ *	process).
  * get(h, key, r) - 1 found (r filled), 0 not found, -1 error.
  * update(h, key, fn, arg) - in one atomic step: read key (found or not),
  *	call fn(r, found, arg), and store r when fn returns 1 (fn's 0: leave
- *	the key alone); a store may prune stale records in the same step
- *	(bounded work).  0, or -1 on error (nothing changed).
+ *	the key alone); fn may be called again if the step is retried.  A
+ *	store drops stale records (greylist_stale): LMDB prunes a bounded
+ *	number in the same step; a store with expiring keys sets the key's
+ *	lifetime to greylist_ttl().  0, or -1 on error (nothing changed).
  * close(h) - drop the handle.
- * report(path, uid, gid, out) - -n's check; 0 or -1. */
+ * report(spec, uid, gid, out) - -n's check and one line of state; 0 or
+ *	-1.
+ * Every error is logged by the store (event=greylist-error store=NAME). */
 typedef int (*greylist_update_fn)(struct greylist_rec *, int, void *);
 
 struct greylist_store_ops {
@@ -157,6 +165,8 @@ enum greylist_state greylist_step(struct greylist_rec *r, int found,
 int	greylist_client_step(struct greylist_rec *r, int found, long long now,
 	    const struct greylist_params *p, int passed);
 int	greylist_stale(const char *key, const struct greylist_rec *r,
+	    long long now, const struct greylist_params *p);
+long	greylist_ttl(const char *key, const struct greylist_rec *r,
 	    long long now, const struct greylist_params *p);
 
 #endif

@@ -202,3 +202,15 @@ greylist_stale(const char *key, const struct greylist_rec *r, long long now,
 		return now - r->first > p->window;
 	return now - r->last > p->expire;
 }
+
+/* greylist_ttl - how long a store that expires keys (Redis) keeps the
+ * record: until greylist_stale would say so; at least 1 s. */
+long
+greylist_ttl(const char *key, const struct greylist_rec *r, long long now,
+    const struct greylist_params *p)
+{
+	long long until = key[0] == 't' && r->passed == 0 ?
+	    r->first + p->window : r->last + p->expire;
+
+	return until - now >= 1 ? (long)(until - now + 1) : 1;
+}

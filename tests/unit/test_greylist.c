@@ -171,6 +171,16 @@ test_stale(void)
 	    "passed, expired: stale");
 	unit_ok(greylist_stale("c n", &passed, 2001 + P.expire, &P),
 	    "client, expired: stale");
+	/* a store with expiring keys drops each record just when stale */
+	unit_ok(greylist_ttl("t k", &waiting, 1000, &P) == P.window + 1,
+	    "ttl of a new triplet: the window");
+	unit_ok(!greylist_stale("t k", &waiting, 1000 + P.window, &P) &&
+	    greylist_stale("t k", &waiting, 1000 + P.window + 1, &P),
+	    "ttl and stale agree");
+	unit_ok(greylist_ttl("t k", &passed, 2000, &P) == P.expire + 1,
+	    "ttl of a passed triplet: expire");
+	unit_ok(greylist_ttl("c n", &passed, 2000 + 10 * P.expire, &P) == 1,
+	    "ttl at least 1 s");
 }
 
 int
