@@ -120,7 +120,7 @@ lmdb_writable(struct greylist_lmdb *g)
 		log_warnx("event=greylist-error store=lmdb op=open reason=\"%s\"",
 		    why);
 		g->env = lmdb_env(g->path, MDB_RDONLY, why, sizeof(why));
-		return -1;	/* g->env NULL: every later call fails */
+		return -1;	/* reads go on read-only; NULL: all fail */
 	}
 	g->rw = 1;
 	return 0;
