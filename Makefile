@@ -31,11 +31,12 @@ CFLAGS	?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) -D_FORTIFY_SOURCE=2 \
 	   -fstack-protector-strong -I. $(CFLAGS) $(EXTRA_CFLAGS) \
 	   $$(pkg-config --cflags $(PKGS))
-# c-ares, libbsd, tinycdb and libspf2 (no .pc file) are linked statically:
-# every session is a fresh exec, and each shared library costs it loading
-# and relocation; libspf2's own resolver, never called, needs libresolv
+# c-ares, libbsd, tinycdb, libspf2 (no .pc file) and LMDB are linked
+# statically: every session is a fresh exec, and each shared library costs
+# it loading and relocation; libspf2's own resolver, never called, needs
+# libresolv
 LIBS	 = -Wl,-Bstatic $$(pkg-config --libs --static libcares libbsd) -lcdb \
-	   -lspf2 -Wl,-Bdynamic -lresolv -ldl
+	   -lspf2 -llmdb -Wl,-Bdynamic -lresolv -ldl
 SAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 
@@ -47,14 +48,16 @@ SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c backend/backend_
 	   rbl/rbl_conf.c rbl/rbl_spf.c \
 	   auth/auth_sasl.c auth/auth_policy.c auth/auth_b64.c \
 	   tls/tls.c dl.c proxy/proxy_parse.c proxy/proxy_read.c \
+	   greylist/greylist.c greylist/greylist_state.c \
+	   greylist/greylist_lmdb.c \
 	   $(CDBSRCS)
 LIBSRCS	 = $(filter-out smtpproxy.c,$(SRCS))
 HDRS	 = log.h iobuf.h version.h conf/conf.h backend/backend.h smtp/smtp.h \
 	   relay/relay.h cdb/cdb.h rbl/rbl.h tls/tls.h auth/auth.h dl.h \
-	   server/server.h proxy/proxy.h
+	   server/server.h proxy/proxy.h greylist/greylist.h
 TOOLS	 = tools/mkcdb tools/popwatch
 UNITS	 = test_parse test_data test_conf test_cdb test_popwatch test_rbl \
-	   test_helo test_b64 test_server test_proxy
+	   test_helo test_b64 test_server test_proxy test_greylist
 POPWATCH = tools/popwatch.c tools/popwatch_match.c
 
 REL	 = build/rel

@@ -31,6 +31,7 @@
 #include "backend/backend.h"
 #include "cdb/cdb.h"
 #include "conf/conf.h"
+#include "greylist/greylist.h"
 #include "log.h"
 #include "proxy/proxy.h"
 #include "rbl/rbl.h"
@@ -282,6 +283,10 @@ main_check(const struct conf *c, const char *laddr)
 		rc = EX_PERM;
 	if (backend_probe(c, stdout) == -1)
 		rc = EX_TEMP;
+	/* the store is created now and given to the sessions' account */
+	if (greylist_report(c, pw ? pw->pw_uid : (uid_t)-1,
+	    pw ? pw->pw_gid : (gid_t)-1, stdout) == -1)
+		rc = EX_TEMP;
 	/* the sessions, running as user, must be able to replace it */
 	if (pw != NULL && (c->backend_extensions & CONF_EXT_AUTO) &&
 	    c->backend_ehlo_cache[0] != '\0')
@@ -367,6 +372,7 @@ main_modules(const struct conf *c, int check)
 {
 	cdbt_set_delimiters(c->recipient_delimiter);
 	relay_init(c);
+	greylist_init(c);
 	proxy_init(c);
 	rbl_init(c);
 	auth_init(c);
@@ -476,7 +482,8 @@ main_server_preload(const struct conf *c)
 static int
 main_server_refresh(void)
 {
-	if (!relay_changed() && !auth_changed() && !proxy_changed())
+	if (!relay_changed() && !auth_changed() && !proxy_changed() &&
+	    !greylist_changed())
 		return 0;
 	log_info("event=tables-reopened");
 	(void)main_modules(main_conf, 0);

@@ -29,6 +29,10 @@
  * without the record (an older mkcdb) is walked whole.  cdbt_keys() lists
  * every candidate (all lengths), for the unit tests and for mkcdb -q.
  *
+ * A greylist table (greylist_exempt) mixes key forms: networks (as a
+ * networks table's), "@domain" and "@.domain" (senders), "<>" (the null
+ * sender) and "user@domain" (recipients); the value is OK.  Its user looks
+ * each form up exactly (CDBT_NETWORK for the client).
  * Write side (mkcdb and popwatch).  cdbt_normalize(type, key, value, ...)
  * checks one source line and gives the stored key and value.
  * cdbt_write(path, type, entries, n, err) replaces the table atomically:
@@ -62,7 +66,7 @@ enum cdbt_result { CDBT_ERROR = -1, CDBT_NOTFOUND = 0, CDBT_FOUND = 1 };
 
 enum cdbt_type {
 	CDBT_DOMAINS, CDBT_NETWORKS, CDBT_SENDERS, CDBT_RECIPIENTS, CDBT_POP,
-	CDBT_NTYPES
+	CDBT_GREYLIST, CDBT_NTYPES
 };
 
 /* How a key is walked. */

@@ -35,7 +35,7 @@ struct cdbt {
 };
 
 static const char *const cdbt_types[CDBT_NTYPES] = {
-	"domains", "networks", "senders", "recipients", "pop"
+	"domains", "networks", "senders", "recipients", "pop", "greylist"
 };
 
 const char *
@@ -56,7 +56,9 @@ cdbt_type_parse(const char *s)
 enum cdbt_kind
 cdbt_kind_of(enum cdbt_type t, const char *key)
 {
-	(void)key;
+	if (t == CDBT_GREYLIST)		/* as greylist/ asks */
+		return strchr(key, '@') != NULL || strcmp(key, "<>") == 0 ?
+		    CDBT_EXACT : CDBT_NETWORK;
 	switch (t) {
 	case CDBT_DOMAINS:
 		return CDBT_DOMAIN;

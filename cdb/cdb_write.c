@@ -187,6 +187,28 @@ cdbt_norm_logins(const char *v, char *out, size_t size, const char **why)
 	return 0;
 }
 
+/* greylist_exempt: a network, "@domain", "@.domain", "<>" or an address */
+static int
+cdbt_norm_greylist(char *k, size_t ksize, const char *v, char *vout,
+    size_t vsize, const char **why)
+{
+	if (*v != '\0' && strcasecmp(v, "OK") != 0) {
+		*why = "value must be OK";
+		return -1;
+	}
+	strlcpy(vout, "OK", vsize);
+	if (strcmp(k, "<>") == 0)
+		return 0;
+	if (strchr(k, '@') == NULL) {
+		if (cdbt_norm_network(k, k, ksize, why) == 0)
+			return 0;
+	} else if (k[0] == '@' ? cdbt_is_domain(k + (k[1] == '.' ? 2 : 1)) :
+	    cdbt_is_address(k, 0) && cdbt_key_canonical(k) == 0)
+		return 0;
+	*why = "not a network, @domain, @.domain, <> or user@domain";
+	return -1;
+}
+
 int
 cdbt_normalize(enum cdbt_type type, const char *key, const char *value,
     char *kout, size_t ksize, char *vout, size_t vsize, const char **why)
@@ -245,6 +267,8 @@ cdbt_normalize(enum cdbt_type type, const char *key, const char *value,
 		}
 		strlcpy(vout, value, vsize);
 		return 0;
+	case CDBT_GREYLIST:
+		return cdbt_norm_greylist(kout, ksize, value, vout, vsize, why);
 	default:
 		*why = "unknown table type";
 		return -1;

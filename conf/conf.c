@@ -69,6 +69,8 @@ static int conf_check_tarpit(struct conf *, const char *, char *, size_t);
 static int conf_check_spf_weights(struct conf *, const char *, char *,
     size_t);
 static int conf_load_styles(struct conf *, const char *, char *, size_t);
+static int conf_check_grey_db(struct conf *, const char *, char *, size_t);
+static int conf_check_grey_min(struct conf *, const char *, char *, size_t);
 static const char *const conf_syntaxes[] = { "loose", "strict", NULL };
 static const char *const conf_spf_rejects[] = { "no", "fail", NULL };
 static const char *const conf_proxies[] = { "no", "v1", "v2", "any", NULL };
@@ -359,6 +361,43 @@ static const struct conf_key conf_keys[] = {
 	{ .name = "log_file", .type = CT_STR, .off = O(log_file), .def = "",
 	    .min = 0, .max = 1024,
 	    .help = "append log lines here instead of syslog" },
+	/* greylisting (greylist/) */
+	{ .name = "greylist", .type = CT_BOOL, .off = O(greylist),
+	    .def = "no", .choices = conf_yesno,
+	    .help = "greylist (client network, sender, recipient) at RCPT" },
+	{ .name = "greylist_delay", .type = CT_TIME, .off = O(greylist_delay),
+	    .def = "300", .min = 1, .max = DAY,
+	    .help = "a triplet's retry passes no sooner than this after the "
+	    "first try" },
+	{ .name = "greylist_retry_window", .type = CT_TIME,
+	    .off = O(greylist_retry_window), .def = "4h", .min = 2,
+	    .max = 30 * DAY,
+	    .help = "...and no later than this after the first try" },
+	{ .name = "greylist_expire", .type = CT_TIME, .off = O(greylist_expire),
+	    .def = "35d", .min = 60, .max = 3650 * DAY,
+	    .help = "a passed triplet or whitelisted client is kept this long "
+	    "after its last mail" },
+	{ .name = "greylist_auto_whitelist", .type = CT_INT,
+	    .off = O(greylist_auto_whitelist), .def = "5", .min = 0,
+	    .max = 1000000,
+	    .help = "a client network that passed this many triplets is not "
+	    "greylisted (0: never)" },
+	{ .name = "greylist_min_score", .type = CT_STR,
+	    .off = O(greylist_min_score), .def = "", .min = 0, .max = 32,
+	    .check = conf_check_grey_min,
+	    .help = "greylist only clients whose DNS score is at least this "
+	    "(empty: all)" },
+	{ .name = "greylist_exempt", .type = CT_STR, .off = O(greylist_exempt),
+	    .def = "", .min = 0, .max = 1024, .check = conf_check_table,
+	    .help = "table (type greylist): networks, @domain senders, <>, "
+	    "recipients never greylisted" },
+	{ .name = "greylist_db", .type = CT_STR, .off = O(greylist_db),
+	    .def = "/var/lib/smtpproxy/greylist.lmdb", .min = 1, .max = 1024,
+	    .check = conf_check_grey_db,
+	    .help = "the greylisting store: an LMDB file" },
+	{ .name = "greylist_mode", .type = CT_ENUM, .off = O(greylist_mode),
+	    .def = "inherit", .choices = conf_family_modes,
+	    .help = "greylisting's 451: inherit (policy_mode), enforce, test" },
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -1226,6 +1265,7 @@ conf_policy_test(const struct conf *c, enum conf_policy_family family)
 {
 	enum conf_family_mode m = family == CONF_POLICY_DNS ?
 	    c->dns_policy_mode : family == CONF_POLICY_SPF ? c->spf_mode :
+	    family == CONF_POLICY_GREYLIST ? c->greylist_mode :
 	    c->helo_policy_mode;
 
 	if (m == CONF_FAMILY_INHERIT)
@@ -1252,6 +1292,49 @@ conf_check(const struct conf *c, conf_err_fn err)
 		err("proxy_protocol: needs proxy_clients, the balancers");
 		return -1;
 	}
+	if (c->greylist_retry_window <= c->greylist_delay) {
+		err("greylist_retry_window: must be longer than greylist_delay");
+		return -1;
+	}
+	return 0;
+}
+
+/* conf_greylist_min - 1 and the number when greylist_min_score is set */
+int
+conf_greylist_min(const struct conf *c, double *min)
+{
+	*min = c->greylist_min;
+	return c->greylist_min_score[0] != '\0';
+}
+
+/* greylist_db: a path; "redis:" names the shared store, not built yet */
+static int
+conf_check_grey_db(struct conf *c, const char *v, char *why, size_t wlen)
+{
+	(void)c;
+	if (strncmp(v, "redis:", 6) == 0) {
+		snprintf(why, wlen, "'%s': the Redis store is not available yet; "
+		    "give the path of a local LMDB file", v);
+		return -1;
+	}
+	if (v[0] != '/') {
+		snprintf(why, wlen, "'%s' is not an absolute path", v);
+		return -1;
+	}
+	return 0;
+}
+
+/* greylist_min_score: "" (unset) or a number */
+static int
+conf_check_grey_min(struct conf *c, const char *v, char *why, size_t wlen)
+{
+	double d = 0;
+
+	if (*v != '\0' && (conf_float(v, &d) == -1 || d < -1000 || d > 1000)) {
+		snprintf(why, wlen, "'%s' is not a number in -1000..1000", v);
+		return -1;
+	}
+	c->greylist_min = d;
 	return 0;
 }
 

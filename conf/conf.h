@@ -20,6 +20,8 @@
  * conf_policy_test(c, family) says whether a policy family's refusals are
  * only logged (test mode, 1) or sent (enforce, 0): the family's own key
  * when it is not "inherit", else policy_mode.
+ * conf_greylist_min(c, &min) says whether greylist_min_score is set
+ * (1, the number in min) or not (0).
  * The strings a struct conf holds live as long as the process.
  */
 #ifndef SMTPPROXY_CONF_H
@@ -46,7 +48,8 @@ enum conf_policy_mode { CONF_MODE_ENFORCE, CONF_MODE_TEST };
 enum conf_family_mode { CONF_FAMILY_INHERIT, CONF_FAMILY_ENFORCE,
 	CONF_FAMILY_TEST };
 /* the policies whose refusals test mode may turn into log lines */
-enum conf_policy_family { CONF_POLICY_DNS, CONF_POLICY_HELO, CONF_POLICY_SPF };
+enum conf_policy_family { CONF_POLICY_DNS, CONF_POLICY_HELO, CONF_POLICY_SPF,
+	CONF_POLICY_GREYLIST };
 /* SPF results (RFC 7208 2.6), the rows of spf_weights */
 enum conf_spf_result { CONF_SPF_PASS, CONF_SPF_FAIL, CONF_SPF_SOFTFAIL,
 	CONF_SPF_NEUTRAL, CONF_SPF_NONE, CONF_SPF_TEMPERROR, CONF_SPF_PERMERROR,
@@ -217,11 +220,23 @@ struct conf {
 	enum conf_spf_reject spf_reject;
 	enum conf_family_mode spf_mode;
 	char		*log_file;
+	/* greylisting (greylist/): one block */
+	int		 greylist;
+	int		 greylist_delay;
+	int		 greylist_retry_window;
+	int		 greylist_expire;
+	int		 greylist_auto_whitelist;
+	char		*greylist_min_score;	/* "" unset, else a number */
+	double		 greylist_min;		/* greylist_min_score, parsed */
+	char		*greylist_exempt;
+	char		*greylist_db;
+	enum conf_family_mode greylist_mode;
 };
 
 
 int	conf_dns_policy(const struct conf *);
 int	conf_policy_test(const struct conf *c, enum conf_policy_family family);
+int	conf_greylist_min(const struct conf *c, double *min);
 int	conf_float(const char *v, double *out);
 int	conf_style_parse(const char *line, struct conf_style *st, char *why,
 	    size_t wlen);

@@ -83,6 +83,7 @@ struct rbl_verdict {
 					    (max_dnsbl_hits), not the score */
 	double		 score;
 	int		 hits;		/* dnsbl and rhsbl listings */
+	int		 wl_hits;	/* dnswl listings (greylisting) */
 	int		 errors;	/* list lookups that failed */
 	int		 unasked;	/* checks that could not be sent */
 	char		 lists[400];	/* zones that listed, ", " between */

@@ -69,7 +69,8 @@ rbl_score_lists(struct rbl_session *rs, struct rbl_verdict *v,
 				rbl_append(v->lists, sizeof(v->lists), z->zone);
 				if (v->txt[0] == '\0')
 					strlcpy(v->txt, q->txt, sizeof(v->txt));
-			}
+			} else
+				v->wl_hits++;
 		} else {
 			snprintf(what, sizeof(what), "NOT_IN_%s(%s)", label,
 			    z->zone);

@@ -26,6 +26,7 @@
 
 #include "auth/auth.h"
 #include "backend/backend.h"
+#include "greylist/greylist.h"
 #include "iobuf.h"
 #include "log.h"
 #include "rbl/rbl.h"
@@ -95,6 +96,7 @@ struct smtp_session {
 	struct rbl_session		*rbl;		/* the DNS policy's */
 	struct relay_session		 relay;		/* the client's standing */
 	struct auth_sasl		*sasl;		/* the AUTH exchange */
+	struct greylist_session		 grey;
 	double				 start;
 	const char			*result;
 };
@@ -175,7 +177,8 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 static const char *const smtp_family_name[] = {
 	[CONF_POLICY_DNS] = "dns_policy_mode",
 	[CONF_POLICY_HELO] = "helo_policy_mode",
-	[CONF_POLICY_SPF] = "spf_mode"
+	[CONF_POLICY_SPF] = "spf_mode",
+	[CONF_POLICY_GREYLIST] = "greylist_mode"
 };
 
 /* smtp_policy_reply - a policy family's refusal: sent and -1 in enforce
@@ -687,6 +690,46 @@ smtp_spf_reply(struct smtp_session *s)
 	    "rejected due to: SPF fail - not authorized. %s", why);
 }
 
+/* The DNS policy's refusals: an SPF fail (spf_reject) first, then the
+ * score; -1 when refused (test mode logs them and goes on) */
+static int
+smtp_dns_checks(struct smtp_session *s, char *reply, size_t size)
+{
+	if (smtp_rbl_reply(s, reply, size) == -1) {
+		if (smtp_spf_reply(s) == -1)
+			return -1;
+		return smtp_policy_reply(s, CONF_POLICY_DNS, "%s", reply);
+	}
+	return smtp_spf_reply(s);
+}
+
+/* Greylisting, after the relay decision and the DNS policy: who the
+ * session exempts (authenticated, relay and POP clients, DNSWL hits),
+ * then greylist/ decides; 0 = go on. */
+static int
+smtp_greylist(struct smtp_session *s)
+{
+	struct greylist_query	 q = { .conf = s->conf, .client = s->client->addr,
+	    .from = s->from.null ? "" : s->from.addr, .rcpt = s->to.addr,
+	    .read_only = s->client->test_mode };
+	char			 reply[128];
+
+	if (s->login[0] != '\0')
+		q.exempt = "authenticated";
+	else if (relay_client_trusted(&s->relay, s->client->addr))
+		q.exempt = s->relay.why[0] ? s->relay.why : "relay client";
+	else if (conf_dns_policy(s->conf)) {
+		const struct rbl_verdict *v = rbl_decide(s->rbl);
+
+		q.score = v->score;
+		if (v->wl_hits > 0)
+			q.exempt = "dnswl";
+	}
+	if (greylist_rcpt(&s->grey, &q, reply, sizeof(reply)) == GREYLIST_PASS)
+		return 0;
+	return smtp_policy_reply(s, CONF_POLICY_GREYLIST, "%s", reply);
+}
+
 static int
 smtp_check_rcpt(struct smtp_session *s, const char *arg)
 {
@@ -726,15 +769,11 @@ smtp_check_rcpt(struct smtp_session *s, const char *arg)
 		smtp_reply(s, "%s", reply);
 		return -1;
 	}
-	if (s->login[0] != '\0' || smtp_flag(s, 'N') ||
-	    relay_client_trusted(&s->relay, s->client->addr))
-		return 0;
-	if (smtp_rbl_reply(s, reply, sizeof(reply)) == -1) {
-		if (smtp_spf_reply(s) == -1)
-			return -1;
-		return smtp_policy_reply(s, CONF_POLICY_DNS, "%s", reply);
-	}
-	return smtp_spf_reply(s);
+	if (s->login[0] == '\0' && !smtp_flag(s, 'N') &&
+	    !relay_client_trusted(&s->relay, s->client->addr) &&
+	    smtp_dns_checks(s, reply, sizeof(reply)) == -1)
+		return -1;
+	return s->conf->greylist ? smtp_greylist(s) : 0;
 }
 
 static void
@@ -1357,13 +1396,15 @@ smtp_summary(const struct smtp_session *s)
 
 	log_info("event=summary client=%s helo=%s tls=%s login=%s from=%s "
 	    "rcpts=%d accepted=%d score=%s result=%s duration=%.3f maxrss=%ld "
-	    "spf=%s",
+	    "spf=%s%s%s",
 	    s->client->addr, s->helo[0] ? s->helo : "-", tls ? tls : "no",
 	    s->login[0] ? s->login : "-",
 	    s->from_log[0] ? s->from_log : "-", s->rcpts_total, s->accepted,
 	    rbl_score_text(s->rbl),
 	    s->result ? s->result : "closed", iobuf_now() - s->start,
-	    ru.ru_maxrss, rbl_spf_text(s->rbl));
+	    ru.ru_maxrss, rbl_spf_text(s->rbl), s->conf->greylist ?
+	    " greylist=" : "", s->conf->greylist ?
+	    greylist_summary(&s->grey) : "");
 }
 
 /* postscreen's pregreet test: a client that talks before the greeting is
@@ -1433,6 +1474,7 @@ smtp_session(const struct conf *c, const struct smtp_client *client,
 	tls_shutdown(s.io);
 	smtp_backend_close(&s, 1);
 	smtp_summary(&s);
+	greylist_end(&s.grey);
 	rbl_session_free(s.rbl);
 	tls_close(s.io);
 	auth_sasl_free(s.sasl);	/* nothing of this login for a next session */

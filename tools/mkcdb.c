@@ -35,7 +35,7 @@ usage(void)
 	    "       mkcdb -q key table.cdb\n"
 	    "       mkcdb -t pop -a address table.cdb\n"
 	    "       mkcdb -t pop -x [-w seconds] table.cdb\n"
-	    "types: domains networks senders recipients pop\n");
+	    "types: domains networks senders recipients pop greylist\n");
 	exit(100);
 }
 
