@@ -44,13 +44,32 @@ proxy_behind() {
 		"relay_clients cdb:$TMP/nets.cdb" "$@"
 }
 
-# start_haproxy send-proxy|send-proxy-v2: HAProxy on 127.0.0.1:HA_PORT in
-# the foreground, forwarding to the proxy with that option
-start_haproxy() {
+# haproxy_run WRITER [ARG...]: HAProxy in the foreground on a free
+# HA_PORT (HA_PID), with the configuration WRITER ARG... prints (it reads
+# HA_PORT); three ports are tried
+haproxy_run() {
 	local try
 	for try in 1 2 3; do
 		HA_PORT=$(free_port) || return 1
-		cat >"$TMP/haproxy.cfg" <<HACFG
+		"$@" >"$TMP/haproxy.cfg"
+		haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.out" 2>&1 &
+		HA_PID=$!
+		wait_own_port "$HA_PID" "$HA_PORT" && return 0
+		stop_pid "$HA_PID"
+		HA_PID=
+	done
+	cat "$TMP/haproxy.out" >&2
+	fail "haproxy did not start"
+}
+
+# start_haproxy send-proxy|send-proxy-v2: HAProxy on 127.0.0.1:HA_PORT in
+# the foreground, forwarding to the proxy with that option
+start_haproxy() {
+	haproxy_run haproxy_cfg "$1"
+}
+
+haproxy_cfg() {
+	cat <<HACFG
 global
 	maxconn 100
 defaults
@@ -64,14 +83,6 @@ frontend smtp
 backend mx
 	server mx1 $PROXY_HOST:$PROXY_PORT $1
 HACFG
-		haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.out" 2>&1 &
-		HA_PID=$!
-		wait_own_port "$HA_PID" "$HA_PORT" && return 0
-		stop_pid "$HA_PID"
-		HA_PID=
-	done
-	cat "$TMP/haproxy.out" >&2
-	fail "haproxy did not start"
 }
 
 # via_haproxy CLIENT ITEM...: rawsmtp from CLIENT through HAProxy
@@ -208,10 +219,11 @@ refused() {
 # changed, checks every 200 ms (inter, rise, fall: the only addition, to be
 # quick), and its stats socket at $TMP/haproxy.sock
 health_haproxy() {
-	local try
-	for try in 1 2 3; do
-		HA_PORT=$(free_port) || return 1
-		cat >"$TMP/haproxy.cfg" <<HACFG
+	haproxy_run health_cfg
+}
+
+health_cfg() {
+	cat <<HACFG
 global
 	maxconn 100
 	stats socket $TMP/haproxy.sock mode 600 level admin
@@ -233,14 +245,6 @@ backend mx
 	tcp-check expect rstring ^221
 	server mx1 $PROXY_HOST:$PROXY_PORT send-proxy-v2 check check-send-proxy inter 200 rise 2 fall 2
 HACFG
-		haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.out" 2>&1 &
-		HA_PID=$!
-		wait_own_port "$HA_PID" "$HA_PORT" && return 0
-		stop_pid "$HA_PID"
-		HA_PID=
-	done
-	cat "$TMP/haproxy.out" >&2
-	fail "haproxy did not start"
 }
 
 # ha_state: "STATUS CHECK_STATUS" of server mx/mx1, from `show stat` on
