@@ -206,6 +206,14 @@ struct conf {
 	enum conf_family_mode dns_policy_mode;
 	enum conf_family_mode helo_policy_mode;
 	char		*log_file;
+	/* redis: the shared store (redis/) */
+	char		*redis_server;
+	struct conf_addr redis_addr;
+	char		*redis_password_file;
+	char		*redis_prefix;
+	int		 timeout_redis;		/* milliseconds */
+	int		 client_auth_failure_limit;
+	int		 client_auth_failure_window;
 };
 
 
