@@ -8,14 +8,17 @@
 # the tests use must be here or in their Depends; tests/deps-check checks.
 set -eu
 
-build="gcc make pkg-config libssl-dev libsasl2-dev libc-ares-dev libcdb-dev libbsd-dev"
+build="gcc make pkg-config libssl-dev libsasl2-dev libc-ares-dev libcdb-dev libbsd-dev
+    libhiredis-dev"
 run="$build xinetd swaks postfix iproute2"
 # libnet-ssleay-perl: swaks's --tls (only a Recommends of swaks);
 # dovecot-lmtpd (and dovecot-core) and curl: the LMTP and sender interop tests;
-# debhelper, dpkg-dev and lintian: the Debian package (package.bats)
+# debhelper, dpkg-dev and lintian: the Debian package (package.bats);
+# redis-server and redis-tools: the shared store (redis_store.bats)
 test="$run bats mandoc openssl sasl2-bin libsasl2-modules rbldnsd dnsmasq-base
     tinycdb python3 perl libnet-ssleay-perl procps clang libclang-rt-14-dev
-    nmap dovecot-lmtpd curl haproxy debhelper dpkg-dev lintian"
+    nmap dovecot-lmtpd curl haproxy debhelper dpkg-dev lintian
+    redis-server redis-tools"
 
 case "${1:-build}" in
 build) want=$build ;;
