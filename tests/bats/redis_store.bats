@@ -94,16 +94,16 @@ dovecot_login() {
 # --------------------------------------------------------- POP-before-SMTP
 
 @test "a login popwatch -r saw on host A lets the client relay through host B, until the TTL" {
-	pop_hosts 'pop_window 2'
+	pop_hosts 'pop_window 4'
 	: >"$TMP/mail.log"
 	pw -f "$TMP/mail.log" -r "$TMP/smtpproxy.conf" 2>"$TMP/popwatch.err" 3>&- &
 	PW_PID=$!
-	wait_until grep -q '^popwatch: following .* redis=yes window=2 ' "$TMP/popwatch.err"
+	wait_until grep -q '^popwatch: following .* redis=yes window=4 ' "$TMP/popwatch.err"
 	relay_from 192.0.2.7
 	assert_codes "220 250 250 554 221"
 	dovecot_login 192.0.2.7
-	wait_until grep -q '^popwatch: login ip=192.0.2.7 daemon=dovecot redis=ok ttl=2$' "$TMP/popwatch.err"
-	[[ $(rcli TTL smtpproxy:pop:192.0.2.7) -le 2 ]] || fail "TTL: $(rcli TTL smtpproxy:pop:192.0.2.7)"
+	wait_until grep -q '^popwatch: login ip=192.0.2.7 daemon=dovecot redis=ok ttl=4$' "$TMP/popwatch.err"
+	[[ $(rcli TTL smtpproxy:pop:192.0.2.7) -le 4 ]] || fail "TTL: $(rcli TTL smtpproxy:pop:192.0.2.7)"
 	on_b relay_from 192.0.2.7
 	assert_codes "220 250 250 250 221"
 	relay_from 192.0.2.7
@@ -112,7 +112,7 @@ dovecot_login() {
 	on_b relay_from 192.0.2.8
 	assert_codes "220 250 250 554 221"
 	# Redis forgets it after pop_window (the TTL): no relay any more
-	wait_until key_gone smtpproxy:pop:192.0.2.7
+	WAIT_LIMIT=8 wait_until key_gone smtpproxy:pop:192.0.2.7
 	on_b relay_from 192.0.2.7
 	assert_codes "220 250 250 554 221"
 	refute_log 'event=redis-error'
@@ -160,7 +160,7 @@ dovecot_login() {
 	echo wrong-password >"$TMP/redis/wrong"
 	mapfile -t lines < <(balancer_conf)
 	start_proxy "redis_server $REDIS_SERVER" "redis_password_file $TMP/redis/wrong" \
-		'timeout_redis 200' 'pop_before_smtp redis:' "${lines[@]}"
+		'timeout_redis 1000' 'pop_before_smtp redis:' "${lines[@]}"
 	rcli SET smtpproxy:pop:192.0.2.7 "$(date +%s)" EX 60
 	relay_from 192.0.2.7
 	assert_codes "220 250 250 451 221"
@@ -196,7 +196,7 @@ dovecot_login() {
 }
 
 @test "Redis stalled (SIGSTOP): the session answers 451 within the bound, not hangs" {
-	pop_hosts 'client_connection_count_limit 5'
+	REDIS_TIMEOUT=200 pop_hosts 'client_connection_count_limit 5'
 	login 192.0.2.7
 	kill -STOP "$REDIS_PID"
 	timed run timeout 10 swaks --server "127.0.0.1:$PROXY_PORT" \
@@ -220,7 +220,7 @@ dovecot_login() {
 
 @test "a crashed session (kill -9) leaves no stuck count; an ended one frees its place at once" {
 	ALLOW_NONZERO_EXIT=1
-	pop_hosts 'client_connection_count_limit 1' 'timeout_session 2'
+	pop_hosts 'client_connection_count_limit 1' 'timeout_session 5'
 	run smtp -b 127.0.0.2 'QUIT\r\n'
 	assert_codes "220 221"
 	wait_sessions_done
@@ -236,7 +236,7 @@ dovecot_login() {
 	# counted until its expiry (timeout_session), then pruned
 	on_b run smtp -b 127.0.0.2 'QUIT\r\n'
 	assert_codes "421"
-	wait_until admitted_b 127.0.0.2
+	WAIT_LIMIT=10 wait_until admitted_b 127.0.0.2
 }
 
 before_second() {

@@ -14,6 +14,8 @@
 #                          a test stopped it
 #   rcli ARGS...           redis-cli against it, authenticated
 #   redis_conf             the smtpproxy.conf lines that use it
+#                          (timeout_redis REDIS_TIMEOUT, default 1000: the
+#                          machine may be busy)
 #   start_host_b [lines]   a second smtpproxy instance ("host B": its own
 #                          xinetd, or its own server) with the same
 #                          configuration as start_proxy's; sets B_PORT
@@ -96,7 +98,8 @@ rcli() {
 
 redis_conf() {
 	printf '%s\n' "redis_server $REDIS_SERVER" \
-		"redis_password_file $TMP/redis/password" "timeout_redis 200"
+		"redis_password_file $TMP/redis/password" \
+		"timeout_redis ${REDIS_TIMEOUT:-1000}"
 }
 
 start_host_b() {
