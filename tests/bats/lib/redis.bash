@@ -21,9 +21,6 @@
 #                          configuration as start_proxy's; sets B_PORT
 #   stop_host_b            stop it (teardown does)
 #   on_b CMD...            CMD with PROXY_PORT=B_PORT (smtp, hold)
-#   hold NAME [-b A] [-G] ITEM..., held NAME REGEX, release NAME, go NAME:
-#                          a session kept open in the background (as in
-#                          server_mode.bats)
 
 REDIS_PID= REDIS_PORT= REDIS_SERVER= B_PORT= B_XINETD= B_SERVER=
 REDIS_PASSWORD='r3dis-pw-Tk8'
@@ -122,30 +119,4 @@ stop_host_b() {
 
 on_b() {
 	PROXY_PORT=$B_PORT "$@"
-}
-
-go() {
-	echo "!while [ ! -e '$TMP/$1.go' ]; do sleep 0.02; done"
-}
-
-hold() {
-	local name=$1 opts=()
-	shift
-	[[ $1 == -b ]] && { opts=(-b "$2"); shift 2; }
-	[[ $1 == -G ]] && { opts+=(-G); shift; }
-	"$RAWSMTP" -t 40 "${opts[@]}" "$PROXY_HOST" "$PROXY_PORT" "$@" \
-		>"$TMP/$name.out" 2>&1 3>&- &
-	printf -v "HOLD_$name" %s "$!"
-}
-
-held() {
-	wait_until file_has "$TMP/$1.out" "$2" || { cat "$TMP/$1.out" >&2; return 1; }
-}
-
-release() {
-	local pid=HOLD_$1
-	touch "$TMP/$1.go"
-	status=0
-	wait "${!pid}" || status=$?
-	output=$(cat "$TMP/$1.out")
 }
