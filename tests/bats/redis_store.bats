@@ -76,9 +76,13 @@ relay_from() {
 		'QUIT\r\n'
 }
 
-# login ADDR: one POP login of ADDR in Redis, as Dovecot's script writes it
+# login ADDR [popwatch options]: one POP login of ADDR in Redis, as
+# Dovecot's script writes it
 login() {
-	run env ASAN_OPTIONS="log_path=$TMP/san/asan:detect_leaks=1" "$POPWATCH" -r "$TMP/smtpproxy.conf" -a "$1"
+	local a=$1
+	shift
+	run env ASAN_OPTIONS="log_path=$TMP/san/asan:detect_leaks=1" "$POPWATCH" \
+		-r "$TMP/smtpproxy.conf" "$@" -a "$a"
 	[[ $status == 0 ]] || fail "popwatch -a: status $status" "$output"
 }
 
@@ -94,16 +98,18 @@ dovecot_login() {
 # --------------------------------------------------------- POP-before-SMTP
 
 @test "a login popwatch -r saw on host A lets the client relay through host B, until the TTL" {
-	pop_hosts 'pop_window 4'
+	pop_hosts 'pop_window 60'
 	: >"$TMP/mail.log"
 	pw -f "$TMP/mail.log" -r "$TMP/smtpproxy.conf" 2>"$TMP/popwatch.err" 3>&- &
 	PW_PID=$!
-	wait_until grep -q '^popwatch: following .* redis=yes window=4 ' "$TMP/popwatch.err"
+	wait_until grep -q '^popwatch: following .* redis=yes window=60 ' "$TMP/popwatch.err"
 	relay_from 192.0.2.7
 	assert_codes "220 250 250 554 221"
 	dovecot_login 192.0.2.7
-	wait_until grep -q '^popwatch: login ip=192.0.2.7 daemon=dovecot redis=ok ttl=4$' "$TMP/popwatch.err"
-	[[ $(rcli TTL smtpproxy:pop:192.0.2.7) -le 4 ]] || fail "TTL: $(rcli TTL smtpproxy:pop:192.0.2.7)"
+	wait_until grep -q '^popwatch: login ip=192.0.2.7 daemon=dovecot redis=ok ttl=60$' "$TMP/popwatch.err"
+	local ttl
+	ttl=$(rcli TTL smtpproxy:pop:192.0.2.7)
+	((ttl > 0 && ttl <= 60)) || fail "TTL: $ttl"
 	on_b relay_from 192.0.2.7
 	assert_codes "220 250 250 250 221"
 	relay_from 192.0.2.7
@@ -111,8 +117,11 @@ dovecot_login() {
 	# another address does not relay
 	on_b relay_from 192.0.2.8
 	assert_codes "220 250 250 554 221"
-	# Redis forgets it after pop_window (the TTL): no relay any more
-	WAIT_LIMIT=8 wait_until key_gone smtpproxy:pop:192.0.2.7
+	# the login again with a window of 2 s (popwatch -w wins over
+	# pop_window): Redis forgets it after its TTL, and it relays no more
+	login 192.0.2.7 -w 2
+	[[ $(rcli TTL smtpproxy:pop:192.0.2.7) -le 2 ]] || fail "TTL: $(rcli TTL smtpproxy:pop:192.0.2.7)"
+	wait_until key_gone smtpproxy:pop:192.0.2.7
 	on_b relay_from 192.0.2.7
 	assert_codes "220 250 250 554 221"
 	refute_log 'event=redis-error'
