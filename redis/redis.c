@@ -63,6 +63,7 @@ redis_read_password(const char *path)
 		    path);
 }
 
+/* redis_init - take the configuration; the password is read now */
 void
 redis_init(const struct conf *c)
 {
@@ -71,12 +72,14 @@ redis_init(const struct conf *c)
 	redis_read_password(c->redis_password_file);
 }
 
+/* redis_enabled - is redis_server set? */
 int
 redis_enabled(void)
 {
 	return redis_conf != NULL && redis_conf->redis_server[0] != '\0';
 }
 
+/* redis_last_error - what the last failure was, for popwatch and -n */
 const char *
 redis_last_error(void)
 {
@@ -103,6 +106,7 @@ redis_fail(const char *what, const char *fmt, ...)
 	return REDIS_FAIL;
 }
 
+/* redis_session_end - close the session's connection, forget "down" */
 void
 redis_session_end(void)
 {
@@ -112,6 +116,7 @@ redis_session_end(void)
 	redis_down = 0;
 }
 
+/* redis_timeout - timeout_redis as hiredis wants it */
 static struct timeval
 redis_timeout(void)
 {
@@ -210,6 +215,7 @@ redis_answer(const redisReply *r, char *out, size_t size, long long *num)
 	}
 }
 
+/* redis_command - one command, its answer in our terms */
 int
 redis_command(int argc, const char *const *argv, char *out, size_t size,
     long long *num)
@@ -237,6 +243,7 @@ redis_command(int argc, const char *const *argv, char *out, size_t size,
 	return rc;
 }
 
+/* redis_key - <prefix>name; -1 when it does not fit */
 int
 redis_key(const char *name, char *out, size_t size)
 {
@@ -246,6 +253,7 @@ redis_key(const char *name, char *out, size_t size)
 	return 0;
 }
 
+/* redis_get - GET <prefix>key */
 int
 redis_get(const char *key, char *out, size_t size)
 {
@@ -257,6 +265,7 @@ redis_get(const char *key, char *out, size_t size)
 	return redis_command(2, argv, out, size, NULL);
 }
 
+/* redis_set_ex - SET <prefix>key value EX seconds */
 int
 redis_set_ex(const char *key, const char *value, long seconds)
 {
@@ -269,6 +278,7 @@ redis_set_ex(const char *key, const char *value, long seconds)
 	return redis_command(5, argv, NULL, 0, NULL);
 }
 
+/* redis_incr_expire - INCR <prefix>key; a new key gets the TTL */
 int
 redis_incr_expire(const char *key, long seconds, long long *n)
 {
@@ -398,6 +408,8 @@ redis_limit_keys(const char *key, time_t now, char *conn, char *rate,
 	return redis_key(name, rate, size);
 }
 
+/* redis_limit_admit - count a session of key, or say which limit it
+ * is over; NULL also when Redis failed (open) */
 const char *
 redis_limit_admit(const char *key, const char *member, time_t now)
 {
@@ -430,6 +442,7 @@ redis_limit_admit(const char *key, const char *member, time_t now)
 	    verdict == 2 ? "client_connection_rate_limit" : NULL;
 }
 
+/* redis_limit_release - the session ended: its place is free */
 void
 redis_limit_release(const char *key, const char *member)
 {
@@ -442,6 +455,7 @@ redis_limit_release(const char *key, const char *member)
 	(void)redis_command(3, argv, NULL, 0, NULL);
 }
 
+/* redis_auth_blocked - 1 when key's failed AUTHs reached the limit */
 int
 redis_auth_blocked(const char *key)
 {
@@ -456,6 +470,7 @@ redis_auth_blocked(const char *key)
 	return atoll(v) >= c->client_auth_failure_limit;
 }
 
+/* redis_auth_failed - one more failed AUTH of key */
 void
 redis_auth_failed(const char *key)
 {

@@ -580,9 +580,9 @@ main(int argc, char *argv[])
 	if (window != 0)
 		watch.window = window;	/* -w wins over pop_window */
 	load_patterns(&watch, patterns);
+	pw_signals();	/* SIGPIPE too: Redis may close on us */
 	if (one != NULL)
 		return record_one(&watch, one);
-	pw_signals();
 	if (checkonly)
 		return check(&watch, &follow);
 	watch.table = argc == 1 ? argv[0] : NULL;
