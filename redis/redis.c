@@ -188,7 +188,6 @@ redis_connect(void)
 	return redis_auth() == 0 ? 0 : REDIS_FAIL;
 }
 
-/* One answer in our terms. */
 static int
 redis_answer(const redisReply *r, char *out, size_t size, long long *num)
 {
