@@ -188,6 +188,7 @@ redis_connect(void)
 	return redis_auth() == 0 ? 0 : REDIS_FAIL;
 }
 
+/* redis_answer - one answer in our terms: FOUND, NOTFOUND, FAIL */
 static int
 redis_answer(const redisReply *r, char *out, size_t size, long long *num)
 {
