@@ -216,8 +216,9 @@ dovecot_login() {
 	[[ $status != 124 ]] || fail "swaks hung (timeout 10)" "$output"
 	[[ $output == *"<** 451 4.3.0 "* ]] || fail "no 451 4.3.0" "$output"
 	# the admission waited timeout_redis once (AUTH, its first command);
-	# the relay check not again
-	assert_took_ms 150 3000
+	# the relay check not again (the bound is wide: swaks itself is slow
+	# to start on a busy machine)
+	assert_took_ms 150 8000
 	assert_log 'event=redis-error server=127\.0\.0\.1:[0-9]+ what=auth reason="timed out"'
 	refute_log 'what=GET'
 	kill -CONT "$REDIS_PID"
