@@ -474,8 +474,9 @@ main_limit_key(const struct conf *c, struct smtp_client *cl)
 /*
  * main_fleet_admit - with redis_server, the per-client limits hold for
  * the whole fleet: counted in Redis by the session, on the real client
- * (after the PROXY header).  1 counted, 0 not counted (no Redis, test
- * mode, Redis failed: open), -1 over a limit (told, logged).
+ * (after the PROXY header).  1 counted (or Redis failed: open), 0 not
+ * counted (no Redis, no limit, test mode), -1 over a limit (told,
+ * logged).
  */
 static int
 main_fleet_admit(const struct conf *c, int fd, struct smtp_client *cl)
@@ -487,7 +488,8 @@ main_fleet_admit(const struct conf *c, int fd, struct smtp_client *cl)
 	main_limit_key(c, cl);
 	if (log_trace_on())
 		redis_explain();
-	if (!redis_enabled())
+	if (!redis_enabled() || (c->client_connection_count_limit == 0 &&
+	    c->client_connection_rate_limit == 0))
 		return 0;
 	if (cl->test_mode) {
 		log_debug("redis: test mode: the limits are not counted");
