@@ -263,6 +263,11 @@ score_past() {
 	[[ $(rcli ZCOUNT "$1" "($(date +%s)" +inf) == 0 ]]
 }
 
+# before_second S: the clock is before second S of its minute
+before_second() {
+	(($(date +%-S) < $1))
+}
+
 @test "client_connection_rate_limit 3 holds across both hosts" {
 	pop_hosts 'client_connection_rate_limit 3'
 	# one calendar minute: do not start in its last 15 seconds
