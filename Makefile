@@ -22,7 +22,7 @@ SYSCONFDIR ?= /etc
 DESTDIR	?=
 CC	?= cc
 
-PKGS	 = openssl libsasl2 libcares libbsd
+PKGS	 = openssl libsasl2 libcares libbsd hiredis
 # OpenSSL and libsasl2 are dlopen()ed at the first STARTTLS and the first
 # AUTH (dl.c): headers only
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -31,12 +31,12 @@ CFLAGS	?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(WARN) -D_FORTIFY_SOURCE=2 \
 	   -fstack-protector-strong -I. $(CFLAGS) $(EXTRA_CFLAGS) \
 	   $$(pkg-config --cflags $(PKGS))
-# c-ares, libbsd, tinycdb, libspf2 (no .pc file) and LMDB are linked
-# statically: every session is a fresh exec, and each shared library costs
-# it loading and relocation; libspf2's own resolver, never called, needs
-# libresolv
-LIBS	 = -Wl,-Bstatic $$(pkg-config --libs --static libcares libbsd) -lcdb \
-	   -lspf2 -llmdb -Wl,-Bdynamic -lresolv -ldl
+# c-ares, libbsd, tinycdb, hiredis, libspf2 (no .pc file) and LMDB are
+# linked statically: every session is a fresh exec, and each shared library
+# costs it loading and relocation; libspf2's own resolver, never called,
+# needs libresolv
+LIBS	 = -Wl,-Bstatic $$(pkg-config --libs --static libcares libbsd hiredis) \
+	   -lcdb -lspf2 -llmdb -Wl,-Bdynamic -lresolv -ldl
 SAN	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
 	   -fno-sanitize-recover=undefined
 
@@ -49,12 +49,12 @@ SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c backend/backend_
 	   auth/auth_sasl.c auth/auth_policy.c auth/auth_b64.c \
 	   tls/tls.c dl.c proxy/proxy_parse.c proxy/proxy_read.c \
 	   greylist/greylist.c greylist/greylist_state.c \
-	   greylist/greylist_lmdb.c \
+	   greylist/greylist_lmdb.c redis/redis.c \
 	   $(CDBSRCS)
 LIBSRCS	 = $(filter-out smtpproxy.c,$(SRCS))
 HDRS	 = log.h iobuf.h version.h conf/conf.h backend/backend.h smtp/smtp.h \
 	   relay/relay.h cdb/cdb.h rbl/rbl.h tls/tls.h auth/auth.h dl.h \
-	   server/server.h proxy/proxy.h greylist/greylist.h
+	   server/server.h proxy/proxy.h greylist/greylist.h redis/redis.h
 TOOLS	 = tools/mkcdb tools/popwatch
 UNITS	 = test_parse test_data test_conf test_cdb test_popwatch test_rbl \
 	   test_helo test_b64 test_server test_proxy test_greylist
@@ -129,6 +129,7 @@ $($(1)_mkcdb): $(2)/tools/mkcdb.o $(2)/conf/conf.o $(2)/rbl/rbl_conf.o $(2)/log.
 	$$(CC) $$($(1)_ldflags) -o $$@ $$^ $$(LIBS)
 
 $($(1)_popwatch): $(POPWATCH:%.c=$(2)/%.o) $(2)/log.o \
+	    $(2)/conf/conf.o $(2)/rbl/rbl_conf.o $(2)/redis/redis.o \
 	    $(CDBSRCS:%.c=$(2)/%.o)
 	$$(CC) $$($(1)_ldflags) -o $$@ $$^ $$(LIBS)
 

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bsd/string.h>
@@ -35,6 +36,7 @@
 #include "log.h"
 #include "proxy/proxy.h"
 #include "rbl/rbl.h"
+#include "redis/redis.h"
 #include "relay/relay.h"
 #include "server/server.h"
 #include "smtp/smtp.h"
@@ -49,6 +51,7 @@
 
 static int	main_on_socket;		/* started by xinetd & co. */
 static int	main_serving;		/* server mode */
+static char	main_sid[32];		/* this session's id */
 
 static _Noreturn void
 usage(void)
@@ -245,12 +248,12 @@ static void
 main_session_id(void)
 {
 	struct timeval	 tv;
-	char		 sid[32];
 
 	gettimeofday(&tv, NULL);
-	snprintf(sid, sizeof(sid), "%lX%05lX%lX", (unsigned long)tv.tv_sec,
-	    (unsigned long)tv.tv_usec, (unsigned long)getpid());
-	log_set_sid(sid);
+	snprintf(main_sid, sizeof(main_sid), "%lX%05lX%lX",
+	    (unsigned long)tv.tv_sec, (unsigned long)tv.tv_usec,
+	    (unsigned long)getpid());
+	log_set_sid(main_sid);
 }
 
 static int
@@ -275,7 +278,8 @@ main_check(const struct conf *c, const char *laddr)
 	printf("launch: %s\n", server_describe(laddr));
 	if (log_trace_on())
 		conf_dump(c, stdout);
-	if (relay_report(stdout) == -1 || proxy_report(stdout) == -1)
+	if (relay_report(stdout) == -1 || proxy_report(stdout) == -1 ||
+	    redis_report(stdout) == -1)
 		rc = EX_TEMP;
 	if (rbl_report(stdout) == -1)
 		rc = EX_PERM;
@@ -374,6 +378,7 @@ main_modules(const struct conf *c, int check)
 	relay_init(c);
 	greylist_init(c);
 	proxy_init(c);
+	redis_init(c);
 	rbl_init(c);
 	auth_init(c);
 	if (tls_init(c) == -1 && check) {
@@ -452,6 +457,73 @@ main_proxy(const struct conf *c, int fd, struct smtp_client *cl)
 	log_info("event=proxy client=%s port=%s balancer=%s version=v%d%s",
 	    cl->addr, cl->port, peer, h.version, h.crc ? " crc32c=ok" : "");
 	return 0;
+}
+
+/* main_limit_key - the client's key for the per-client limits, as server
+ * mode's parent makes it (an IPv4 address, an IPv6 network) */
+static void
+main_limit_key(const struct conf *c, struct smtp_client *cl)
+{
+	struct sockaddr_storage	 ss = { 0 };
+	struct sockaddr_in	*sin = (void *)&ss;
+	struct sockaddr_in6	*sin6 = (void *)&ss;
+
+	if (inet_pton(AF_INET, cl->addr, &sin->sin_addr) == 1)
+		ss.ss_family = AF_INET;
+	else if (inet_pton(AF_INET6, cl->addr, &sin6->sin6_addr) == 1)
+		ss.ss_family = AF_INET6;
+	if (server_limit_key(&ss, c->client_prefix_v6, cl->key,
+	    sizeof(cl->key)) == -1)
+		strlcpy(cl->key, cl->addr, sizeof(cl->key));
+}
+
+/*
+ * main_fleet_admit - with redis_server, the per-client limits hold for
+ * the whole fleet: counted in Redis by the session, on the real client
+ * (after the PROXY header).  1 counted (or Redis failed: open), 0 not
+ * counted (no Redis, no limit, test mode), -1 over a limit (told,
+ * logged).
+ */
+static int
+main_fleet_admit(const struct conf *c, int fd, struct smtp_client *cl)
+{
+	char		 msg[160];
+	const char	*why;
+	int		 n;
+
+	main_limit_key(c, cl);
+	if (log_trace_on())
+		redis_explain();
+	if (!redis_enabled() || (c->client_connection_count_limit == 0 &&
+	    c->client_connection_rate_limit == 0))
+		return 0;
+	if (cl->test_mode) {
+		log_debug("redis: test mode: the limits are not counted");
+		return 0;
+	}
+	if ((why = redis_limit_admit(cl->key, main_sid, time(NULL))) == NULL)
+		return 1;
+	log_info("event=limit client=%s key=%s limit=%s", cl->addr, cl->key,
+	    why);
+	n = snprintf(msg, sizeof(msg), "421 4.7.0 Too many connections from "
+	    "%s\r\n", cl->addr);
+	(void)!write(fd, msg, (size_t)n);
+	return -1;
+}
+
+/* main_run_session - a session on fd 0/1, counted in the fleet's limits
+ * while it runs; smtp_session's answer, or 0 when refused */
+static int
+main_run_session(const struct conf *c, struct smtp_client *cl)
+{
+	int counted, rc = 0;
+
+	if ((counted = main_fleet_admit(c, 1, cl)) != -1)
+		rc = smtp_session(c, cl, 0, 1);
+	if (counted == 1)
+		redis_limit_release(cl->key, main_sid);
+	redis_session_end();
+	return rc;
 }
 
 /* --- server mode: the hooks server_run calls --- */
@@ -547,7 +619,7 @@ main_server_session(int fd)
 		fatal("event=fatal reason=\"dup2\"");
 	close(fd);
 	main_nonblock();
-	rc = smtp_session(main_conf, &client, 0, 1);
+	rc = main_run_session(main_conf, &client);
 	main_devnull();
 	return rc;
 }
@@ -610,5 +682,5 @@ main(int argc, char *argv[])
 		return EX_DONE;
 	if (main_on_socket)
 		main_nonblock();
-	return smtp_session(&conf, &client, 0, 1) == 111 ? EX_TEMP : EX_DONE;
+	return main_run_session(&conf, &client) == 111 ? EX_TEMP : EX_DONE;
 }

@@ -17,9 +17,11 @@ xinetd's fork and exec do) and, as the client, run the session MODE:
               RCPT TO:<sink@sink.example>, DATA, a message of about 1 KiB,
               QUIT (the message goes to the configured backend)
 
-then collect the process with wait4(2) and print "N MS PID": N the
+then collect the process with wait4(2) and print "N MS PID WALL": N the
 position of CONF:MODE in the arguments (from 1), MS its user + system CPU
-time in milliseconds, PID its process id (smtpproxy's log lines say it).  CPU time, unlike wall-clock
+time in milliseconds, PID its process id (smtpproxy's log lines say it),
+WALL the wall-clock milliseconds from the connection to the end of the
+process.  CPU time, unlike wall-clock
 time, hardly depends on what else the machine runs: it shows what a session
 costs smtpproxy itself (the exec and dynamic linking included).  (The
 maxrss of these sessions' log lines is not theirs: Linux carries the
@@ -73,6 +75,7 @@ def reap(pid):
 
 
 def one(listener, proxy, conf, mode, ctx):
+    t0 = time.monotonic()
     c = socket.create_connection(listener.getsockname(), timeout=WAIT)
     a, _ = listener.accept()
     # posix_spawn (vfork and exec in glibc): nothing of Python's copied
@@ -101,7 +104,7 @@ def one(listener, proxy, conf, mode, ctx):
         status, ru = reap(pid)
     if status != 0:
         raise RuntimeError("smtpproxy exit status %#x" % status)
-    return (ru.ru_utime + ru.ru_stime) * 1e3, pid
+    return (ru.ru_utime + ru.ru_stime) * 1e3, pid, (time.monotonic() - t0) * 1e3
 
 
 def main():
@@ -124,8 +127,8 @@ def main():
             k = (i + j) % len(kinds)
             conf, mode = kinds[k]
             try:
-                ms, pid = one(listener, proxy, conf, mode, ctx)
-                print("%d %.3f %d" % (k + 1, ms, pid), flush=True)
+                ms, pid, wall = one(listener, proxy, conf, mode, ctx)
+                print("%d %.3f %d %.3f" % (k + 1, ms, pid, wall), flush=True)
             except (OSError, EOFError, RuntimeError) as e:
                 sys.stderr.write("cpu.py: %s: %s\n" % (mode, e))
                 bad += 1

@@ -64,6 +64,8 @@ static int conf_check_greeting(struct conf *, const char *, char *, size_t);
 static int conf_check_exts(struct conf *, const char *, char *, size_t);
 static int conf_check_delimiter(struct conf *, const char *, char *, size_t);
 static int conf_check_table(struct conf *, const char *, char *, size_t);
+static int conf_check_pop(struct conf *, const char *, char *, size_t);
+static int conf_check_redis(struct conf *, const char *, char *, size_t);
 static int conf_check_flags(struct conf *, const char *, char *, size_t);
 static int conf_check_tarpit(struct conf *, const char *, char *, size_t);
 static int conf_check_spf_weights(struct conf *, const char *, char *,
@@ -202,8 +204,8 @@ static const struct conf_key conf_keys[] = {
 	    .help = "table of networks that may relay" },
 	{ .name = "pop_before_smtp", .type = CT_STR,
 	    .off = O(pop_before_smtp), .def = "", .min = 0, .max = 1024,
-	    .check = conf_check_table,
-	    .help = "table of POP/IMAP logins: address -> time" },
+	    .check = conf_check_pop,
+	    .help = "table of POP/IMAP logins (address -> time), or redis:" },
 	{ .name = "pop_window", .type = CT_TIME, .off = O(pop_window),
 	    .def = "1800", .min = 1, .max = DAY,
 	    .help = "seconds a POP/IMAP login lets its address relay" },
@@ -398,6 +400,28 @@ static const struct conf_key conf_keys[] = {
 	{ .name = "greylist_mode", .type = CT_ENUM, .off = O(greylist_mode),
 	    .def = "inherit", .choices = conf_family_modes,
 	    .help = "greylisting's 451: inherit (policy_mode), enforce, test" },
+	/* Redis, the shared store (redis/) */
+	{ .name = "redis_server", .type = CT_STR, .off = O(redis_server),
+	    .def = "", .min = 0, .max = 255, .check = conf_check_redis,
+	    .help = "shared store: host:port, [ipv6]:port or unix:/path" },
+	{ .name = "redis_password_file", .type = CT_STR,
+	    .off = O(redis_password_file), .def = "", .min = 0, .max = 1024,
+	    .help = "its first line: the Redis password (or: user password)" },
+	{ .name = "redis_prefix", .type = CT_STR, .off = O(redis_prefix),
+	    .def = "smtpproxy:", .min = 0, .max = 64,
+	    .help = "prefix of every Redis key" },
+	{ .name = "timeout_redis", .type = CT_INT, .off = O(timeout_redis),
+	    .def = "500", .min = 1, .max = 60000,
+	    .help = "milliseconds: Redis connect and each command" },
+	{ .name = "client_auth_failure_limit", .type = CT_INT,
+	    .off = O(client_auth_failure_limit), .def = "0", .min = 0,
+	    .max = 100000,
+	    .help = "with redis_server: failed AUTHs per client per window; "
+	    "0 = no limit" },
+	{ .name = "client_auth_failure_window", .type = CT_TIME,
+	    .off = O(client_auth_failure_window), .def = "3600", .min = 1,
+	    .max = 7 * DAY,
+	    .help = "the window of client_auth_failure_limit" },
 };
 
 #define CONF_NKEYS (sizeof(conf_keys) / sizeof(conf_keys[0]))
@@ -1145,8 +1169,9 @@ conf_load(struct conf *c, const char *path, conf_err_fn err)
 	return rc;
 }
 
+/* conf_addr_parse - host:port, [ipv6]:port or unix:/path into *out */
 static int
-conf_check_backend(struct conf *c, const char *v, char *why, size_t wlen)
+conf_addr_parse(const char *v, struct conf_addr *out, char *why, size_t wlen)
 {
 	struct conf_addr	 a = { 0 };
 	const char		*colon;
@@ -1158,7 +1183,7 @@ conf_check_backend(struct conf *c, const char *v, char *why, size_t wlen)
 			snprintf(why, wlen, "bad socket path '%s'", v);
 			return -1;
 		}
-		c->backend_addr = a;
+		*out = a;
 		return 0;
 	}
 	a.kind = CONF_ADDR_INET;
@@ -1184,11 +1209,40 @@ conf_check_backend(struct conf *c, const char *v, char *why, size_t wlen)
 	if (end == colon + 1 || *end != '\0' || port < 1 || port > 65535)
 		goto bad;
 	snprintf(a.port, sizeof(a.port), "%lld", port);
-	c->backend_addr = a;
+	*out = a;
 	return 0;
 bad:
 	snprintf(why, wlen,
 	    "'%s' is not host:port, [ipv6]:port or unix:/path", v);
+	return -1;
+}
+
+static int
+conf_check_backend(struct conf *c, const char *v, char *why, size_t wlen)
+{
+	return conf_addr_parse(v, &c->backend_addr, why, wlen);
+}
+
+/* redis_server: empty (no Redis) or an address as backend's */
+static int
+conf_check_redis(struct conf *c, const char *v, char *why, size_t wlen)
+{
+	if (*v == '\0') {
+		memset(&c->redis_addr, 0, sizeof(c->redis_addr));
+		return 0;
+	}
+	return conf_addr_parse(v, &c->redis_addr, why, wlen);
+}
+
+/* pop_before_smtp: a table, or "redis:" (the logins in redis_server) */
+static int
+conf_check_pop(struct conf *c, const char *v, char *why, size_t wlen)
+{
+	if (strcmp(v, "redis:") == 0)
+		return 0;
+	if (conf_check_table(c, v, why, wlen) == 0)
+		return 0;
+	snprintf(why, wlen, "'%s' is not cdb:/path/file.cdb or redis:", v);
 	return -1;
 }
 
@@ -1290,6 +1344,11 @@ conf_check(const struct conf *c, conf_err_fn err)
 	}
 	if (c->proxy_protocol != CONF_PROXY_NO && c->proxy_clients[0] == '\0') {
 		err("proxy_protocol: needs proxy_clients, the balancers");
+		return -1;
+	}
+	if (strcmp(c->pop_before_smtp, "redis:") == 0 &&
+	    c->redis_server[0] == '\0') {
+		err("pop_before_smtp: redis: needs redis_server");
 		return -1;
 	}
 	if (c->greylist_retry_window <= c->greylist_delay) {

@@ -231,6 +231,14 @@ struct conf {
 	char		*greylist_exempt;
 	char		*greylist_db;
 	enum conf_family_mode greylist_mode;
+	/* redis: the shared store (redis/) */
+	char		*redis_server;
+	struct conf_addr redis_addr;
+	char		*redis_password_file;
+	char		*redis_prefix;
+	int		 timeout_redis;		/* milliseconds */
+	int		 client_auth_failure_limit;
+	int		 client_auth_failure_window;
 };
 
 

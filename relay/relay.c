@@ -18,6 +18,7 @@
 
 #include "cdb/cdb.h"
 #include "log.h"
+#include "redis/redis.h"
 #include "relay.h"
 
 enum relay_standing {
@@ -41,7 +42,8 @@ relay_init(const struct conf *c)
 	cdbt_close(relay_pop);
 	relay_local = cdbt_open_conf(c->local_domains, CDBT_DOMAINS);
 	relay_clients = cdbt_open_conf(c->relay_clients, CDBT_NETWORKS);
-	relay_pop = cdbt_open_conf(c->pop_before_smtp, CDBT_POP);
+	relay_pop = strcmp(c->pop_before_smtp, "redis:") == 0 ? NULL :
+	    cdbt_open_conf(c->pop_before_smtp, CDBT_POP);
 	return 0;
 }
 
@@ -128,15 +130,54 @@ relay_by_network(struct relay_session *rs, const char *addr)
 	return RS_RELAY;
 }
 
+/* The age of a login at unix time text, against pop_window. */
+static enum relay_standing
+relay_pop_age(struct relay_session *rs, const char *text, const char *where)
+{
+	long long	 when, age;
+	char		*end;
+
+	when = strtoll(text, &end, 10);
+	if (end == text || *end != '\0')
+		return RS_ERROR;
+	age = (long long)time(NULL) - when;
+	snprintf(rs->why, sizeof(rs->why), "pop_before_smtp %slogin %llds "
+	    "ago, window %ds", where, age, relay_conf->pop_window);
+	return age <= relay_conf->pop_window ? RS_RELAY : RS_NONE;
+}
+
+/* pop_before_smtp redis: the key <prefix>pop:<address>, which popwatch
+ * -r wrote with the TTL pop_window; a failure is a 451, never an accept */
+static enum relay_standing
+relay_by_pop_redis(struct relay_session *rs, const char *addr)
+{
+	enum relay_standing	 s;
+	char			 key[128], when[32];
+	int			 rc;
+
+	snprintf(key, sizeof(key), "pop:%s", addr);
+	if ((rc = redis_get(key, when, sizeof(when))) == REDIS_NOTFOUND)
+		return RS_NONE;
+	if (rc == REDIS_FOUND &&
+	    (s = relay_pop_age(rs, when, "(redis) ")) != RS_ERROR)
+		return s;
+	if (rc == REDIS_FOUND)
+		log_warnx("event=redis-error what=pop key=%s reason=\"not a "
+		    "time: %.30s\"", key, when);
+	snprintf(rs->why, sizeof(rs->why), "pop_before_smtp redis: %s",
+	    rc == REDIS_FOUND ? "not a time" : redis_last_error());
+	return RS_ERROR;
+}
+
 /* POP-before-SMTP: a login of this address younger than pop_window. */
 static enum relay_standing
 relay_by_pop(struct relay_session *rs, const char *addr)
 {
 	struct cdbt_match	 m;
-	long long		 when, age;
-	char			*end;
 	int			 rc;
 
+	if (strcmp(relay_conf->pop_before_smtp, "redis:") == 0)
+		return relay_by_pop_redis(rs, addr);
 	if (relay_pop == NULL)
 		return RS_NONE;
 	if ((rc = cdbt_find(relay_pop, CDBT_NETWORK, addr, &m)) == CDBT_ERROR)
@@ -145,13 +186,9 @@ relay_by_pop(struct relay_session *rs, const char *addr)
 	if (rc == CDBT_NOTFOUND || strchr(m.key, '/') != NULL ||
 	    m.key[strlen(m.key) - 1] == '.')
 		return RS_NONE;
-	when = strtoll(m.value, &end, 10);
-	if (*end != '\0')
-		return relay_table_error(rs, relay_pop);
-	age = (long long)time(NULL) - when;
-	snprintf(rs->why, sizeof(rs->why), "pop_before_smtp login %llds "
-	    "ago, window %ds", age, relay_conf->pop_window);
-	return age <= relay_conf->pop_window ? RS_RELAY : RS_NONE;
+	enum relay_standing s = relay_pop_age(rs, m.value, "");
+
+	return s == RS_ERROR ? relay_table_error(rs, relay_pop) : s;
 }
 
 /* The client's standing, looked up once per session. */

@@ -123,10 +123,13 @@ server_limit_admit(const struct conf *c, const char *key, time_t now)
 	}
 	s->last = now;
 	s->count++;	/* every attempt counts, as Postfix's anvil */
-	if (c->client_connection_count_limit > 0 &&
+	/* with redis_server the sessions count per client, fleet-wide */
+	if (c->redis_server[0] == '\0' &&
+	    c->client_connection_count_limit > 0 &&
 	    s->active >= c->client_connection_count_limit)
 		return "client_connection_count_limit";
-	if (c->client_connection_rate_limit > 0 &&
+	if (c->redis_server[0] == '\0' &&
+	    c->client_connection_rate_limit > 0 &&
 	    s->count > c->client_connection_rate_limit)
 		return "client_connection_rate_limit";
 	s->active++;

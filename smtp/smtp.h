@@ -37,6 +37,7 @@ struct smtp_client {
 	int	 family;	/* AF_INET or AF_INET6 */
 	char	 port[8];	/* "" when unknown */
 	int	 test_mode;	/* -T: dialogue on stdin/stdout */
+	char	 key[64];	/* per-client limits: server_limit_key() */
 };
 
 struct smtp_path {

@@ -30,6 +30,7 @@
 #include "iobuf.h"
 #include "log.h"
 #include "rbl/rbl.h"
+#include "redis/redis.h"
 #include "relay/relay.h"
 #include "smtp.h"
 #include "tls/tls.h"
@@ -1118,6 +1119,21 @@ smtp_word_in(const char *list, const char *word)
 	return 0;
 }
 
+/* client_auth_failure_limit: a client whose AUTHs failed too often
+ * across the fleet is refused before any password is checked. */
+static int
+smtp_auth_limit(struct smtp_session *s)
+{
+	if (!redis_auth_blocked(s->client->key))
+		return 0;
+	log_info("event=limit client=%s key=%s limit=client_auth_failure_limit",
+	    s->client->addr, s->client->key);
+	s->result = "too-many-auth-failures";
+	smtp_reply(s, "421 4.7.0 %s Error: too many authentication "
+	    "failures", s->conf->hostname);
+	return -1;
+}
+
 static int
 smtp_check_auth(struct smtp_session *s, const char *arg)
 {
@@ -1146,7 +1162,7 @@ smtp_check_auth(struct smtp_session *s, const char *arg)
 		    "authentication mechanism");
 		return -1;
 	}
-	return 0;
+	return smtp_auth_limit(s);
 }
 
 /* One client response line of the AUTH dialogue, decoded. */
@@ -1182,6 +1198,7 @@ smtp_auth_failed(struct smtp_session *s, const char *mech)
 {
 	log_info("event=auth-failed client=%s mechanism=%s", s->client->addr,
 	    mech);
+	redis_auth_failed(s->client->key);	/* client_auth_failure_limit */
 	if (++s->auth_failures >= s->conf->max_auth_failures) {
 		s->result = "too-many-auth-failures";
 		smtp_reply(s, "421 4.7.0 %s Error: too many authentication "

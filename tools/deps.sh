@@ -9,15 +9,17 @@
 set -eu
 
 build="gcc make pkg-config libssl-dev libsasl2-dev libc-ares-dev libcdb-dev libbsd-dev
-    libspf2-dev liblmdb-dev"
+    libspf2-dev liblmdb-dev libhiredis-dev"
 run="$build xinetd swaks postfix iproute2"
 # libnet-ssleay-perl: swaks's --tls (only a Recommends of swaks);
 # dovecot-lmtpd (and dovecot-core) and curl: the LMTP and sender interop tests;
 # debhelper, dpkg-dev and lintian: the Debian package (package.bats);
 # lmdb-utils: mdb_stat and mdb_dump on the greylisting store (greylist.bats)
+# redis-server and redis-tools: the shared store (redis_store.bats)
 test="$run bats mandoc openssl sasl2-bin libsasl2-modules rbldnsd dnsmasq-base
     tinycdb python3 perl libnet-ssleay-perl procps clang libclang-rt-14-dev
-    nmap dovecot-lmtpd curl haproxy debhelper dpkg-dev lintian lmdb-utils"
+    nmap dovecot-lmtpd curl haproxy debhelper dpkg-dev lintian lmdb-utils
+    redis-server redis-tools"
 
 case "${1:-build}" in
 build) want=$build ;;

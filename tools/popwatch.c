@@ -2,6 +2,8 @@
  * popwatch: follow the mail log and feed POP3/IMAP logins to the pop table.
  *
  *   popwatch [-f logfile] [-w seconds] [-p patterns] table.cdb
+ *   popwatch [-f logfile] [-p patterns] -r smtpproxy.conf [table.cdb]
+ *   popwatch -r smtpproxy.conf -a address        record one login, exit
  *   popwatch -n [-f logfile] [-p patterns]       check: list the logins
  *
  * A foreground daemon (systemd, daemontools or runit keep it running).
@@ -16,12 +18,21 @@
  * cdbt_pop_update(), the code mkcdb -t pop -a uses, which writes the table
  * only when the set changed.  Once a minute it drops logins older than the
  * window the same way.  It polls every POLL_MS milliseconds.
+ * With -r, redis_server, redis_password_file, redis_prefix and pop_window
+ * come from that smtpproxy configuration (conf/ reads it), and each login
+ * is also, or only, the Redis key <prefix>pop:<address>, its value the
+ * login time, its TTL pop_window (redis_set_ex); a failed write is logged
+ * and the next login connects again.
  *
  * Logs to stderr, one line per login and per error.  Exit codes: 0 on
- * SIGTERM or SIGINT (and after -n), 100 usage or a bad patterns file, 111
- * system error (the table cannot be updated at start).
+ * SIGTERM or SIGINT (and after -n, and after -a wrote its login), 100
+ * usage, a bad patterns file or configuration, 111 system error (the
+ * table cannot be updated at start, -a could not write to Redis).
  */
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +47,8 @@
 #include <bsd/string.h>
 
 #include "cdb/cdb.h"
+#include "conf/conf.h"
+#include "redis/redis.h"
 #include "tools/popwatch.h"
 
 #define LINE_MAX_LEN	8192
@@ -50,7 +63,8 @@
 struct watch {
 	struct popwatch_pattern	 pats[PATTERNS_MAX];
 	size_t			 npats;
-	const char		*table;		/* NULL with -n */
+	const char		*table;		/* NULL with -n, or -r only */
+	int			 redis;		/* -r: logins to Redis too */
 	long			 window;
 	unsigned long		 lineno;	/* -n: lines of the file */
 };
@@ -93,6 +107,9 @@ usage(void)
 	fprintf(stderr,
 	    "usage: popwatch [-f logfile] [-w seconds] [-p patterns] "
 	    "table.cdb\n"
+	    "       popwatch [-f logfile] [-p patterns] -r smtpproxy.conf "
+	    "[table.cdb]\n"
+	    "       popwatch -r smtpproxy.conf -a address\n"
 	    "       popwatch -n [-f logfile] [-p patterns]\n");
 	exit(100);
 }
@@ -171,12 +188,35 @@ load_patterns(struct watch *w, const char *path)
 
 /* --------------------------------------------------------------- lines */
 
+/* record_redis - SET <prefix>pop:<ip> <now> EX window; 0 or -1 (logged) */
+static int
+record_redis(const struct watch *w, const char *ip, const char *tag)
+{
+	char	 key[128], now[24];
+
+	snprintf(key, sizeof(key), "pop:%s", ip);
+	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
+	if (redis_set_ex(key, now, w->window) == REDIS_FOUND) {
+		pw_log("login ip=%s daemon=%s redis=ok ttl=%ld", ip, tag,
+		    w->window);
+		return 0;
+	}
+	pw_log("error: login ip=%s daemon=%s not recorded in Redis: %s", ip,
+	    tag, redis_last_error());
+	redis_session_end();	/* the next login connects again */
+	return -1;
+}
+
 static void
 record(const struct watch *w, const struct popwatch_login *login)
 {
 	char	 err[512];
 	int	 rc;
 
+	if (w->redis)
+		(void)record_redis(w, login->ip, login->tag);
+	if (w->table == NULL)
+		return;
 	rc = cdbt_pop_update(w->table, login->ip, time(NULL), w->window, err,
 	    sizeof(err));
 	if (rc == -1)
@@ -202,7 +242,7 @@ on_line(struct watch *w, const struct follow *f, char *line, size_t len)
 	rc = popwatch_match(w->pats, w->npats, line, &login);
 	if (rc == POPWATCH_NONE)
 		return;
-	if (w->table != NULL) {
+	if (w->table != NULL || w->redis) {
 		if (rc == POPWATCH_LOGIN)
 			record(w, &login);
 		return;
@@ -366,6 +406,8 @@ expire(const struct watch *w)
 {
 	char err[512];
 
+	if (w->table == NULL)
+		return 0;	/* Redis forgets them by itself (TTL) */
 	if (cdbt_pop_update(w->table, NULL, time(NULL), w->window, err,
 	    sizeof(err)) == -1) {
 		pw_log("error: expire: %s", err);
@@ -391,8 +433,9 @@ run(struct watch *w, struct follow *f)
 		return 111;
 	f->at_end = 1;
 	follow_open(f);
-	pw_log("following %s table=%s window=%ld patterns=%zu", f->path,
-	    w->table, w->window, w->npats);
+	pw_log("following %s table=%s redis=%s window=%ld patterns=%zu",
+	    f->path, w->table ? w->table : "-", w->redis ? "yes" : "no",
+	    w->window, w->npats);
 	while (!stop) {
 		if (f->fd == -1)
 			follow_open(f);
@@ -438,16 +481,77 @@ window_arg(const char *arg)
 	return v;
 }
 
+static void
+conf_error(const char *msg)
+{
+	fprintf(stderr, "popwatch: %s\n", msg);
+}
+
+/* -r: the Redis store and pop_window of an smtpproxy configuration. */
+static void
+load_conf(struct watch *w, const char *path)
+{
+	static struct conf	 c;	/* redis/ keeps a pointer into it */
+
+	conf_init(&c);
+	if (conf_load(&c, path, conf_error) == -1 ||
+	    conf_check(&c, conf_error) == -1)
+		exit(100);
+	if (c.redis_server[0] == '\0') {
+		fprintf(stderr, "popwatch: %s: no redis_server\n", path);
+		exit(100);
+	}
+	redis_init(&c);
+	w->redis = 1;
+	w->window = c.pop_window;
+}
+
+/* -a: one login now (Dovecot's post-login script); 0, 100 or 111 */
+static int
+record_one(const struct watch *w, const char *addr)
+{
+	struct in6_addr	 a6;
+	struct in_addr	 a4;
+	char		 ip[INET6_ADDRSTRLEN];
+
+	/* canonical, as popwatch_match makes a log line's address */
+	if (inet_pton(AF_INET, addr, &a4) == 1)
+		inet_ntop(AF_INET, &a4, ip, sizeof(ip));
+	else if (inet_pton(AF_INET6, addr, &a6) == 1 &&
+	    !IN6_IS_ADDR_V4MAPPED(&a6))
+		inet_ntop(AF_INET6, &a6, ip, sizeof(ip));
+	else if (inet_pton(AF_INET6, addr, &a6) == 1)
+		inet_ntop(AF_INET, &a6.s6_addr[12], ip, sizeof(ip));
+	else {
+		fprintf(stderr, "popwatch: -a %s: not an IPv4 or IPv6 "
+		    "address\n", addr);
+		return 100;
+	}
+	if (strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0) {
+		fprintf(stderr, "popwatch: -a %s: loopback, not recorded\n",
+		    addr);
+		return 0;
+	}
+	return record_redis(w, ip, "-a") == 0 ? 0 : 111;
+}
+
 int
 main(int argc, char *argv[])
 {
 	static struct watch	 watch = { .window = DEFAULT_WINDOW };
 	static struct follow	 follow = { .path = DEFAULT_LOG, .fd = -1 };
-	const char		*patterns = NULL;
+	const char		*patterns = NULL, *conf = NULL, *one = NULL;
+	long			 window = 0;
 	int			 ch, checkonly = 0;
 
-	while ((ch = getopt(argc, argv, "f:np:w:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:f:np:r:w:")) != -1) {
 		switch (ch) {
+		case 'a':
+			one = optarg;
+			break;
+		case 'r':
+			conf = optarg;
+			break;
 		case 'f':
 			follow.path = optarg;
 			break;
@@ -458,7 +562,7 @@ main(int argc, char *argv[])
 			patterns = optarg;
 			break;
 		case 'w':
-			watch.window = window_arg(optarg);
+			window = watch.window = window_arg(optarg);
 			break;
 		default:
 			usage();
@@ -466,12 +570,21 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != (checkonly ? 0 : 1))
+	if (one != NULL && (conf == NULL || argc != 0))
+		usage();	/* -a writes to Redis only */
+	if (checkonly ? conf != NULL || argc != 0 :
+	    argc > 1 || (argc == 0 && conf == NULL))
 		usage();
+	if (conf != NULL)
+		load_conf(&watch, conf);
+	if (window != 0)
+		watch.window = window;	/* -w wins over pop_window */
 	load_patterns(&watch, patterns);
-	pw_signals();
+	pw_signals();	/* SIGPIPE too: Redis may close on us */
+	if (one != NULL)
+		return record_one(&watch, one);
 	if (checkonly)
 		return check(&watch, &follow);
-	watch.table = argv[0];
+	watch.table = argc == 1 ? argv[0] : NULL;
 	return run(&watch, &follow);
 }

@@ -41,22 +41,39 @@
 #   }
 #
 # smtpproxy.conf:  pop_before_smtp cdb:/var/lib/smtpproxy/pop.cdb
+#
+# A fleet sharing Redis (smtpproxy.conf: redis_server ..., pop_before_smtp
+# redis:): set POPBSMTP_CONF to that smtpproxy.conf; the login then goes to
+# Redis with "popwatch -r $POPBSMTP_CONF -a $IP" (its TTL is pop_window),
+# and no table is written.  The account that runs the script must be able
+# to read the configuration and its redis_password_file.
 # Old logins stay in the table until "mkcdb -t pop -x" drops them (run it
 # from cron, as the same user); smtpproxy checks the age of each login
 # against pop_window itself, so an old one never lets a client relay.
 #
-# Settings: POPBSMTP_TABLE and POPBSMTP_MKCDB in the environment (Dovecot
-# 2.x: import_environment) override the defaults below.
+# Settings: POPBSMTP_TABLE, POPBSMTP_MKCDB, POPBSMTP_CONF and
+# POPBSMTP_POPWATCH in the environment (Dovecot 2.x: import_environment)
+# override the defaults below.
 
 table=${POPBSMTP_TABLE:-/var/lib/smtpproxy/pop.cdb}
 mkcdb=${POPBSMTP_MKCDB:-/usr/local/sbin/mkcdb}
+conf=${POPBSMTP_CONF:-}
+popwatch=${POPBSMTP_POPWATCH:-/usr/local/sbin/popwatch}
+[ -z "$conf" ] || table="Redis ($conf)"
+
+# write IP: the table with mkcdb, or Redis with popwatch -r
+write() {
+	if [ -n "$conf" ]; then
+		$limit "$popwatch" -r "$conf" -a "$1"
+	else
+		$limit "$mkcdb" -t pop -a "$1" "$table"
+	fi
+}
 
 record() {
-	if command -v timeout >/dev/null 2>&1; then
-		timeout 5 "$mkcdb" -t pop -a "$1" "$table"
-	else
-		"$mkcdb" -t pop -a "$1" "$table"
-	fi
+	limit=
+	! command -v timeout >/dev/null 2>&1 || limit="timeout 5"
+	write "$1"
 }
 
 case ${IP:-} in
@@ -64,7 +81,7 @@ case ${IP:-} in
 *)
 	if ! out=$(record "$IP" 2>&1 </dev/null); then
 		logger -p mail.warning -t popbsmtp -- \
-		    "login ip=$IP not recorded in $table: ${out:-mkcdb failed}" \
+		    "login ip=$IP not recorded in $table: ${out:-failed}" \
 		    >/dev/null 2>&1 </dev/null || :
 	fi
 	;;

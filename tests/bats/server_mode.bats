@@ -41,37 +41,6 @@ deliver() {
 	assert_codes "220 250 250 250 354 250 221"
 }
 
-# go NAME: the rawsmtp item that waits until release NAME
-go() {
-	echo "!while [ ! -e '$TMP/$1.go' ]; do sleep 0.02; done"
-}
-
-# hold NAME [-b ADDR] ITEM...: rawsmtp in the background (output in
-# $TMP/NAME.out); its items usually contain "$(go NAME)" to stay open
-hold() {
-	local name=$1 opts=()
-	shift
-	[[ $1 == -b ]] && { opts=(-b "$2"); shift 2; }
-	"$RAWSMTP" -t 40 "${opts[@]}" "$PROXY_HOST" "$PROXY_PORT" "$@" \
-		>"$TMP/$name.out" 2>&1 3>&- &
-	printf -v "HOLD_$name" %s "$!"
-}
-
-# held NAME REGEX: wait until held session NAME received a line matching REGEX
-held() {
-	wait_until file_has "$TMP/$1.out" "$2" || { cat "$TMP/$1.out" >&2; return 1; }
-}
-
-# release NAME: let the held session go on; wait for its end; $output and
-# $status are its output and exit status
-release() {
-	local pid=HOLD_$1
-	touch "$TMP/$1.go"
-	status=0
-	wait "${!pid}" || status=$?
-	output=$(cat "$TMP/$1.out")
-}
-
 # pid_of REGEX: the pids (smtpproxy[PID]) of the log lines matching REGEX
 pid_of() {
 	sed -n -E "s/.*smtpproxy\\[([0-9]+)\\]: .*$1.*/\\1/p" "$TMP/smtpproxy.log"

@@ -65,6 +65,11 @@ static const struct bad_case bad[] = {
 	{ "weight \v\n", ":1: weight: missing check name" },
 	{ "timeout_session 8d\n",
 	    ":1: timeout_session: 8d is out of range 1..604800" },
+	{ "redis_server localhost\n", ":1: redis_server: 'localhost' is not "
+	    "host:port, [ipv6]:port or unix:/path" },
+	{ "pop_before_smtp redis\n", ":1: pop_before_smtp: 'redis' is not "
+	    "cdb:/path/file.cdb or redis:" },
+	{ "timeout_redis 0\n", ":1: timeout_redis: 0 is out of range 1..60000" },
 };
 
 static void

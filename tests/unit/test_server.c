@@ -253,6 +253,23 @@ test_no_limit(struct conf *c)
 	unit_ok(1, "release of an unknown key");
 }
 
+/* With redis_server the sessions count per client: the parent keeps
+ * max_sessions only. */
+static void
+test_redis(struct conf *c)
+{
+	char *was = c->redis_server;
+
+	server_limit_reset();
+	limits(c, 3, 1, 1);
+	c->redis_server = "127.0.0.1:6379";
+	unit_ok(admit_n(c, "192.0.2.5", 3, T0) == 3,
+	    "redis_server: count and rate limits left to the sessions");
+	unit_str(server_limit_admit(c, "192.0.2.6", T0), "max_sessions",
+	    "redis_server: max_sessions still the parent's");
+	c->redis_server = was;
+}
+
 /* More idle keys than the table holds: the active ones keep their counts. */
 static void
 test_pressure(struct conf *c)
@@ -314,6 +331,7 @@ main(void)
 	test_rate(&c);
 	test_max_sessions(&c);
 	test_no_limit(&c);
+	test_redis(&c);
 	test_pressure(&c);
 	server_limit_reset();
 	conf_free(&c);

@@ -23,6 +23,10 @@
 #   stop_proxy                       stop what start_proxy started (and
 #                                    check it, as teardown does)
 #   smtp [-t s] [-b addr] ITEM...    lib/rawsmtp against the proxy
+#   hold NAME [-b addr] [-G] ITEM... rawsmtp in the background, usually
+#                                    held open by "$(go NAME)" until
+#                                    release NAME; held NAME REGEX waits
+#                                    for a line of its output
 #   proxy_env CMD...                 run the binary directly (-V, -n, -T)
 #
 # Assertions on `run smtp ...`: assert_codes, assert_reply, refute_reply,
@@ -722,6 +726,40 @@ send_message() {
 	done
 	items+=('DATA\r\n' =1 "<$msg" '.\r\n' =1 'QUIT\r\n')
 	run "$RAWSMTP" -t 60 "$PROXY_HOST" "$PROXY_PORT" "${items[@]}"
+}
+
+# ------------------------------------------------------- held sessions
+
+# go NAME: the rawsmtp item that waits until release NAME
+go() {
+	echo "!while [ ! -e '$TMP/$1.go' ]; do sleep 0.02; done"
+}
+
+# hold NAME [-b ADDR] [-G] ITEM...: rawsmtp in the background (output in
+# $TMP/NAME.out); its items usually contain "$(go NAME)" to stay open
+hold() {
+	local name=$1 opts=()
+	shift
+	[[ $1 == -b ]] && { opts=(-b "$2"); shift 2; }
+	[[ $1 == -G ]] && { opts+=(-G); shift; }
+	"$RAWSMTP" -t 40 "${opts[@]}" "$PROXY_HOST" "$PROXY_PORT" "$@" \
+		>"$TMP/$name.out" 2>&1 3>&- &
+	printf -v "HOLD_$name" %s "$!"
+}
+
+# held NAME REGEX: wait until held session NAME received a line matching REGEX
+held() {
+	wait_until file_has "$TMP/$1.out" "$2" || { cat "$TMP/$1.out" >&2; return 1; }
+}
+
+# release NAME: let the held session go on; wait for its end; $output and
+# $status are its output and exit status
+release() {
+	local pid=HOLD_$1
+	touch "$TMP/$1.go"
+	status=0
+	wait "${!pid}" || status=$?
+	output=$(cat "$TMP/$1.out")
 }
 
 log_count_at_least() {
