@@ -49,7 +49,7 @@ SRCS	 = smtpproxy.c log.c iobuf.c conf/conf.c backend/backend.c backend/backend_
 	   auth/auth_sasl.c auth/auth_policy.c auth/auth_b64.c \
 	   tls/tls.c dl.c proxy/proxy_parse.c proxy/proxy_read.c \
 	   greylist/greylist.c greylist/greylist_state.c \
-	   greylist/greylist_lmdb.c redis/redis.c \
+	   greylist/greylist_lmdb.c greylist/greylist_redis.c redis/redis.c \
 	   $(CDBSRCS)
 LIBSRCS	 = $(filter-out smtpproxy.c,$(SRCS))
 HDRS	 = log.h iobuf.h version.h conf/conf.h backend/backend.h smtp/smtp.h \

@@ -396,7 +396,7 @@ static const struct conf_key conf_keys[] = {
 	{ .name = "greylist_db", .type = CT_STR, .off = O(greylist_db),
 	    .def = "/var/lib/smtpproxy/greylist.lmdb", .min = 1, .max = 1024,
 	    .check = conf_check_grey_db,
-	    .help = "the greylisting store: an LMDB file" },
+	    .help = "the greylisting store: an LMDB file, or redis:" },
 	{ .name = "greylist_mode", .type = CT_ENUM, .off = O(greylist_mode),
 	    .def = "inherit", .choices = conf_family_modes,
 	    .help = "greylisting's 451: inherit (policy_mode), enforce, test" },
@@ -1351,6 +1351,10 @@ conf_check(const struct conf *c, conf_err_fn err)
 		err("pop_before_smtp: redis: needs redis_server");
 		return -1;
 	}
+	if (strcmp(c->greylist_db, "redis:") == 0 && c->redis_server[0] == '\0') {
+		err("greylist_db: redis: needs redis_server");
+		return -1;
+	}
 	if (c->greylist_retry_window <= c->greylist_delay) {
 		err("greylist_retry_window: must be longer than greylist_delay");
 		return -1;
@@ -1366,18 +1370,14 @@ conf_greylist_min(const struct conf *c, double *min)
 	return c->greylist_min_score[0] != '\0';
 }
 
-/* greylist_db: a path; "redis:" names the shared store, not built yet */
+/* greylist_db: an absolute path (LMDB), or "redis:" (the shared store) */
 static int
 conf_check_grey_db(struct conf *c, const char *v, char *why, size_t wlen)
 {
 	(void)c;
-	if (strncmp(v, "redis:", 6) == 0) {
-		snprintf(why, wlen, "'%s': the Redis store is not available yet; "
-		    "give the path of a local LMDB file", v);
-		return -1;
-	}
-	if (v[0] != '/') {
-		snprintf(why, wlen, "'%s' is not an absolute path", v);
+	if (strcmp(v, "redis:") != 0 && v[0] != '/') {
+		snprintf(why, wlen, "'%s' is neither redis: nor an absolute path",
+		    v);
 		return -1;
 	}
 	return 0;

@@ -30,8 +30,16 @@ static struct cdbt	*greylist_exempt;	/* greylist_exempt, or NULL */
  * kept for the next sessions of the process (a reusable server-mode
  * child): what a session costs is then only its reads.  Only processes
  * that run sessions open it, and they never fork. */
-static const struct greylist_store_ops	*greylist_ops = &greylist_lmdb;
+static const struct greylist_store_ops	*greylist_ops;
 static void				*greylist_handle;
+
+/* greylist_db's store: "redis:" the shared one, else an LMDB file */
+static const struct greylist_store_ops *
+greylist_store_of(const struct conf *c)
+{
+	return strcmp(c->greylist_db, "redis:") == 0 ? &greylist_redis :
+	    &greylist_lmdb;
+}
 
 static const char *const greylist_names[] = {
 	[GREYLIST_NONE] = "-",
@@ -83,7 +91,7 @@ greylist_report(const struct conf *c, uid_t uid, gid_t gid, FILE *out)
 			fprintf(out, "greylist_exempt: %s: ok\n",
 			    cdbt_name(greylist_exempt));
 	}
-	if (greylist_lmdb.report(c->greylist_db, uid, gid, out) == -1)
+	if (greylist_store_of(c)->report(c->greylist_db, uid, gid, out) == -1)
 		rc = -1;
 	return rc;
 }
@@ -178,9 +186,14 @@ greylist_store(struct greylist_session *gs, const struct conf *c)
 
 	if (gs->store != NULL || gs->failed)
 		return gs->store;
-	gs->ops = greylist_ops;
+	gs->ops = greylist_store_of(c);
+	if (greylist_handle != NULL && greylist_ops != gs->ops) {
+		greylist_ops->close(greylist_handle);	/* greylist_db changed */
+		greylist_handle = NULL;
+	}
 	if (greylist_handle == NULL) {
 		greylist_params(c, &p);
+		greylist_ops = gs->ops;
 		greylist_handle = gs->ops->open(c->greylist_db, &p, why,
 		    sizeof(why));
 	}

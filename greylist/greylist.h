@@ -3,7 +3,8 @@
  * back after greylist_delay and within greylist_retry_window before its
  * RCPT passes (Postgrey's rules; issue 16).  greylist.c is the policy and
  * the session's side, greylist_state.c the pure parts (the triplet, the
- * record format, the state machine), greylist_lmdb.c the local store.
+ * record format, the state machine), greylist_lmdb.c the local store,
+ * greylist_redis.c the shared one (greylist_db redis:).
  *
  * Per process:
  * greylist_init(conf) - open greylist_exempt (before privileges are
@@ -27,8 +28,8 @@
  *	("-" before any).
  *
  * The store, a table of operations (struct greylist_store_ops): the LMDB
- * file is greylist_lmdb; a shared store (Redis) is a second row with the
- * same contract.  Records are struct greylist_rec; keys are strings of at
+ * file is greylist_lmdb, the shared store (Redis) greylist_redis, chosen
+ * by greylist_db.  Records are struct greylist_rec; keys are strings of at
  * most GREYLIST_KEY_MAX bytes.
  *
  * Pure helpers, exported for the unit tests:
@@ -141,6 +142,7 @@ struct greylist_store_ops {
 };
 
 extern const struct greylist_store_ops greylist_lmdb;
+extern const struct greylist_store_ops greylist_redis;
 
 int	greylist_init(const struct conf *);
 int	greylist_changed(void);

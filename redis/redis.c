@@ -353,6 +353,11 @@ redis_explain(void)
 		log_debug("redis: at AUTH: GET %sauthfail:<client> (limit %d "
 		    "in %d s); a failed AUTH: INCR", c->redis_prefix,
 		    c->client_auth_failure_limit, c->client_auth_failure_window);
+	if (c->greylist && strcmp(c->greylist_db, "redis:") == 0)
+		log_debug("redis: at RCPT (greylisting): GET %sgrey:c <network> "
+		    "and %sgrey:t <network> <from> <rcpt>; a change: EVAL "
+		    "(compare-and-set, EX the record's lifetime; error: fails "
+		    "open)", c->redis_prefix, c->redis_prefix);
 }
 
 /*

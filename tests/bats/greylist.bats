@@ -268,7 +268,7 @@ db_dump() {
 		fail "the client's count is not 50" "$(db_dump)"
 }
 
-@test "-n creates the store for the sessions' user; redis: is refused with file:line" {
+@test "-n creates the store for the sessions' user; redis: needs redis_server" {
 	mkdir -p -m 1777 "$TMP/state"
 	write_conf "backend 127.0.0.1:$SINK_PORT" "log_file $TMP/smtpproxy.log" \
 		'greylist yes' "greylist_db $TMP/state/n.lmdb"
@@ -277,7 +277,7 @@ db_dump() {
 		fail "owner/mode: $(stat -c '%U %a' "$TMP/state/n.lmdb")"
 	[[ $(stat -c '%U' "$TMP/state/n.lmdb-lock") == nobody ]] || fail "lock file owner"
 	write_conf "backend 127.0.0.1:$SINK_PORT" 'greylist yes' 'greylist_db redis:'
-	check_conf 100 "$TMP/smtpproxy.conf:3: greylist_db: 'redis:': the Redis store is not available yet"
+	check_conf 100 "greylist_db: redis: needs redis_server"
 	write_conf "backend 127.0.0.1:$SINK_PORT" 'greylist_delay 600' \
 		'greylist_retry_window 10m'
 	check_conf 100 "greylist_retry_window: must be longer than greylist_delay"

@@ -409,3 +409,146 @@ admitted_ha() {
 	[[ $output == *"redis: at the first RCPT: GET smtpproxy:pop:<client>"* ]] || fail "$output"
 	[[ $output == *"redis: at AUTH: GET smtpproxy:authfail:<client> (limit 3"* ]] || fail "$output"
 }
+
+# ------------------------------------------------------------ greylisting
+
+# grey_hosts [lines]: host A and host B greylisting in Redis (delay 2 s,
+# window 60 s), local.test local; clients connect directly (no balancer)
+grey_hosts() {
+	local lines=()
+	printf 'local.test\n' >"$TMP/local.txt"
+	mk -t domains "$TMP/local.txt" "$TMP/local.cdb" >/dev/null
+	mapfile -t lines < <(redis_conf)
+	lines+=("local_domains cdb:$TMP/local.cdb" 'greylist yes'
+		'greylist_db redis:' 'greylist_delay 2' 'greylist_retry_window 60')
+	start_proxy "${lines[@]}" "$@" && start_host_b "${lines[@]}" "$@"
+}
+
+# grey_try ADDR FROM [DATA]: one session from ADDR to user@local.test
+# (with DATA: and a message); run
+grey_try() {
+	local items=('EHLO c.test\r\n' =1 "MAIL FROM:<$2>\\r\\n" =1
+		'RCPT TO:<user@local.test>\r\n' =1)
+	[[ -z ${3:-} ]] || items+=('DATA\r\n' =1 'Subject: g\r\n\r\nbody\r\n.\r\n' =1)
+	run smtp -t 30 -b "$1" "${items[@]}" 'QUIT\r\n'
+}
+
+# grey_key NAME: the value of smtpproxy:grey:NAME
+grey_key() {
+	rcli GET "smtpproxy:grey:$1"
+}
+
+wait_clock() {
+	while (($(date +%s) < $1)); do
+		sleep 0.1
+	done
+}
+
+@test "greylist_db redis: a first try on host A, the retry through host B passes after the delay; keys expire" {
+	grey_hosts
+	check_conf 0 "greylist_db: redis: ok (Redis, keys smtpproxy:grey:*)"
+	grey_try 127.0.7.1 s@mail.test
+	assert_codes "220 250 250 451 221"
+	assert_reply '451 4\.7\.1 Greylisted, please try again in 2 seconds$'
+	local rec first ttl
+	rec=$(grey_key 't 127.0.7.0/24 s@mail.test user@local.test')
+	[[ $rec =~ ^1\ ([0-9]+)\ [0-9]+\ 0\ 0$ ]] || fail "triplet record: '$rec'"
+	first=${BASH_REMATCH[1]}
+	ttl=$(rcli TTL 'smtpproxy:grey:t 127.0.7.0/24 s@mail.test user@local.test')
+	((ttl > 0 && ttl <= 61)) || fail "a first try lives the retry window: TTL $ttl"
+	# too early through B (another address of the same /24): 451 waiting
+	on_b grey_try 127.0.7.2 s@mail.test
+	assert_codes "220 250 250 451 221"
+	assert_log 'event=greylist client=127\.0\.7\.2 triplet="127\.0\.7\.0/24 s@mail\.test user@local\.test" state=waiting wait=[12]$'
+	wait_clock $((first + 2))
+	on_b grey_try 127.0.7.2 s@mail.test data
+	assert_codes "220 250 250 250 354 250 221"
+	settle
+	[[ $(sink_count) == 1 ]] || fail "the sink got $(sink_count) messages"
+	assert_log 'state=passed-now$'
+	rec=$(grey_key 't 127.0.7.0/24 s@mail.test user@local.test')
+	[[ $rec =~ ^1\ $first\ [0-9]+\ [1-9][0-9]*\ 0$ ]] || fail "passed record: '$rec'"
+	[[ $(grey_key 'c 127.0.7.0/24') =~ ^1\ [0-9]+\ [0-9]+\ 0\ 1$ ]] ||
+		fail "client record: '$(grey_key 'c 127.0.7.0/24')'"
+	# a passed triplet lives greylist_expire (35 days)
+	ttl=$(rcli TTL 'smtpproxy:grey:t 127.0.7.0/24 s@mail.test user@local.test')
+	((ttl > 34 * 86400 && ttl <= 35 * 86400 + 1)) || fail "passed TTL $ttl"
+	# and A knows it at once
+	grey_try 127.0.7.1 s@mail.test
+	assert_codes "220 250 250 250 221"
+	assert_log 'event=greylist client=127\.0\.7\.1 triplet="[^"]*" state=passed$'
+	refute_log 'event=(redis|greylist)-error'
+}
+
+# redis_waiting N: N sessions have sent Redis a command it has not read
+# (the server is stopped)
+redis_waiting() {
+	(($(ss -Htn state established "( sport = :$REDIS_PORT )" |
+		awk '$1 > 0' | wc -l) >= $1))
+}
+
+@test "greylist_db redis: 30 retries at once over both hosts: each passes once, the client's count is exact" {
+	# Redis is stopped while the 30 sessions connect, so that they all
+	# read and write the client's record at the same moments
+	REDIS_TIMEOUT=20000 grey_hosts 'greylist_auto_whitelist 0' \
+		'client_connection_count_limit 0'
+	local i p pids=()
+	for ((i = 0; i < 30; i++)); do
+		grey_try 127.0.8.1 "s$i@mail.test"
+		[[ $output == *"451 4.7.1"* ]] || fail "first try $i: $output"
+	done
+	wait_clock $(($(date +%s) + 2))
+	kill -STOP "$REDIS_PID"
+	for ((i = 0; i < 30; i++)); do
+		if ((i % 2)); then p=$B_PORT; else p=$PROXY_PORT; fi
+		PROXY_PORT=$p smtp -t 30 -b 127.0.8.2 'EHLO c.test\r\n' =1 \
+			"MAIL FROM:<s$i@mail.test>\\r\\n" =1 'RCPT TO:<user@local.test>\r\n' =1 \
+			'QUIT\r\n' >"$TMP/retry.$i" &
+		pids+=($!)
+	done
+	wait_until redis_waiting 30 || { kill -CONT "$REDIS_PID"; fail "not 30 sessions at Redis"; }
+	kill -CONT "$REDIS_PID"
+	for i in "${pids[@]}"; do wait "$i"; done
+	[[ $(grep -l '^250 ' "$TMP"/retry.* | xargs grep -l '^221 ' | wc -l) == 30 ]] ||
+		fail "not 30 retries passed" "$(cat "$TMP"/retry.*)"
+	[[ $(grep -c 'state=passed-now$' "$TMP/smtpproxy.log") == 30 ]] ||
+		fail "not 30 passed-now" "$(grep 'event=greylist' "$TMP/smtpproxy.log")"
+	# every pass counted for the client, none lost between the hosts
+	[[ $(grey_key 'c 127.0.8.0/24') =~ ^1\ [0-9]+\ [0-9]+\ 0\ 30$ ]] ||
+		fail "client record: '$(grey_key 'c 127.0.8.0/24')'"
+	refute_log 'event=(redis|greylist)-error'
+}
+
+@test "greylist_db redis: Redis down, or a bad record: greylisting fails open, logged; back: greylists again" {
+	grey_hosts
+	stop_redis KILL
+	grey_try 127.0.9.1 s@mail.test data
+	assert_codes "220 250 250 250 354 250 221"
+	settle
+	[[ $(sink_count) == 1 ]] || fail "the sink got $(sink_count) messages"
+	assert_log 'event=redis-error server=127\.0\.0\.1:[0-9]+ what=connect'
+	assert_log 'event=greylist-error store=redis op=get reason="[^"]+" key="c 127\.0\.9\.0/24"'
+	assert_log 'event=greylist client=127\.0\.9\.1 triplet="[^"]*" state=error$'
+	restart_redis
+	on_b grey_try 127.0.9.1 s@mail.test
+	assert_codes "220 250 250 451 221"
+	# a record that is not one: logged, written anew, greylisted
+	rcli SET 'smtpproxy:grey:t 127.0.9.0/24 t@mail.test user@local.test' garbage >/dev/null
+	grey_try 127.0.9.1 t@mail.test
+	assert_codes "220 250 250 451 221"
+	assert_log 'event=greylist-error store=redis op=get reason="bad record, written anew" key="t 127\.0\.9\.0/24 t@mail\.test user@local\.test"'
+	[[ $(grey_key 't 127.0.9.0/24 t@mail.test user@local.test') =~ ^1\ [0-9]+\ [0-9]+\ 0\ 0$ ]] ||
+		fail "not rewritten: '$(grey_key 't 127.0.9.0/24 t@mail.test user@local.test')'"
+}
+
+@test "greylist_db redis: needs redis_server (file:line); -T -d names the Redis keys" {
+	write_conf "backend $BACKEND" 'greylist yes' 'greylist_db redis:'
+	check_conf 100 "greylist_db: redis: needs redis_server"
+	write_conf "backend $BACKEND" 'greylist yes' 'greylist_db relative.lmdb'
+	check_conf 100 "$TMP/smtpproxy.conf:3: greylist_db: 'relative.lmdb' is neither redis: nor an absolute path"
+	write_conf "backend $BACKEND" "redis_server $REDIS_SERVER" \
+		"redis_password_file $TMP/redis/password" 'greylist yes' 'greylist_db redis:'
+	run bash -c "printf 'QUIT\n' | RELAYCLIENT= \"$SMTPPROXY_BIN\" -d -T '[192.0.2.1]' -f '$TMP/smtpproxy.conf' 2>&1"
+	[[ $output == *"redis: at RCPT (greylisting): GET smtpproxy:grey:c <network> and smtpproxy:grey:t <network> <from> <rcpt>"* ]] ||
+		fail "$output"
+}
