@@ -3,6 +3,9 @@
  * Each key has a type, a default, bounds or choices, and one line of help;
  * the parser is generic, the table is the only place a key is declared.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -403,7 +406,7 @@ static const struct conf_key conf_keys[] = {
 	/* Redis, the shared store (redis/) */
 	{ .name = "redis_server", .type = CT_STR, .off = O(redis_server),
 	    .def = "", .min = 0, .max = 255, .check = conf_check_redis,
-	    .help = "shared store: host:port, [ipv6]:port or unix:/path" },
+	    .help = "shared store: ip:port, [ipv6]:port or unix:/path" },
 	{ .name = "redis_password_file", .type = CT_STR,
 	    .off = O(redis_password_file), .def = "", .min = 0, .max = 1024,
 	    .help = "its first line: the Redis password (or: user password)" },
@@ -1223,15 +1226,28 @@ conf_check_backend(struct conf *c, const char *v, char *why, size_t wlen)
 	return conf_addr_parse(v, &c->backend_addr, why, wlen);
 }
 
-/* redis_server: empty (no Redis) or an address as backend's */
+/* redis_server: empty (no Redis), ip:port, [ipv6]:port or unix:/path */
 static int
 conf_check_redis(struct conf *c, const char *v, char *why, size_t wlen)
 {
+	unsigned char	 buf[sizeof(struct in6_addr)];
+
 	if (*v == '\0') {
 		memset(&c->redis_addr, 0, sizeof(c->redis_addr));
 		return 0;
 	}
-	return conf_addr_parse(v, &c->redis_addr, why, wlen);
+	if (conf_addr_parse(v, &c->redis_addr, why, wlen) == -1)
+		return -1;
+	/* a name would cost every session a resolver lookup that
+	 * timeout_redis does not bound */
+	if (c->redis_addr.kind == CONF_ADDR_INET &&
+	    inet_pton(AF_INET, c->redis_addr.host, buf) != 1 &&
+	    inet_pton(AF_INET6, c->redis_addr.host, buf) != 1) {
+		snprintf(why, wlen, "'%s': give an IP address (or unix:/path), "
+		    "not a name", v);
+		return -1;
+	}
+	return 0;
 }
 
 /* pop_before_smtp: a table, or "redis:" (the logins in redis_server) */

@@ -278,23 +278,27 @@ redis_set_ex(const char *key, const char *value, long seconds)
 	return redis_command(5, argv, NULL, 0, NULL);
 }
 
+/* KEYS[1] the counter, ARGV[1] its window: the count after this one.  A
+ * key without a lifetime (new, or left so by anything) gets the window in
+ * the same step, so no count can outlive it. */
+static const char redis_incr_lua[] =
+    "local n = redis.call('INCR', KEYS[1]) "
+    "if redis.call('TTL', KEYS[1]) < 0 then "
+    "redis.call('EXPIRE', KEYS[1], ARGV[1]) end "
+    "return n";
+
 /* redis_incr_expire - INCR <prefix>key; a new key gets the TTL */
 int
 redis_incr_expire(const char *key, long seconds, long long *n)
 {
 	char		 k[REDIS_KEY_MAX], ttl[24];
-	const char	*incr[] = { "INCR", k };
-	const char	*expire[] = { "EXPIRE", k, ttl };
+	const char	*argv[] = { "EVAL", redis_incr_lua, "1", k, ttl };
 	int		 rc;
 
 	if (redis_key(key, k, sizeof(k)) == -1)
 		return REDIS_FAIL;
 	snprintf(ttl, sizeof(ttl), "%ld", seconds);
-	if ((rc = redis_command(2, incr, NULL, 0, n)) != REDIS_FOUND)
-		return rc == REDIS_NOTFOUND ? REDIS_FAIL : rc;
-	/* the first INCR made the key: its window starts now */
-	if (*n == 1)
-		rc = redis_command(3, expire, NULL, 0, NULL);
+	rc = redis_command(5, argv, NULL, 0, n);
 	return rc == REDIS_FOUND ? REDIS_FOUND : REDIS_FAIL;
 }
 
@@ -447,7 +451,10 @@ redis_limit_admit(const char *key, const char *member, time_t now)
 	    verdict == 2 ? "client_connection_rate_limit" : NULL;
 }
 
-/* redis_limit_release - the session ended: its place is free */
+/* redis_limit_release - the session ended: its place is free.  A
+ * session that found Redis down after it was counted tries once more,
+ * on a new connection (bounded as any command): a place left taken would
+ * count against the client until timeout_session. */
 void
 redis_limit_release(const char *key, const char *member)
 {
@@ -457,6 +464,8 @@ redis_limit_release(const char *key, const char *member)
 	snprintf(name, sizeof(name), "conn:%s", key);
 	if (redis_key(name, conn, sizeof(conn)) == -1)
 		return;
+	if (redis_down)
+		redis_session_end();
 	(void)redis_command(3, argv, NULL, 0, NULL);
 }
 

@@ -56,7 +56,8 @@
 #define REDIS_NOTFOUND	0
 #define REDIS_FAIL	(-1)
 
-#define REDIS_KEY_MAX	512	/* prefix and name */
+#define REDIS_KEY_MAX	640	/* prefix (64) and name (greylisting:
+					   "grey:" and up to 480) */
 #define REDIS_ARGS_MAX	16	/* words of one command */
 
 void		 redis_init(const struct conf *c);

@@ -26,7 +26,9 @@ enum relay_standing {
 	RS_NONE,	/* may not relay */
 	RS_RELAY,	/* may relay */
 	RS_REJECT,	/* relay_clients says REJECT */
-	RS_ERROR	/* a table failed */
+	RS_ERROR,	/* relay_clients failed: it might have said REJECT */
+	RS_POP_ERROR	/* the POP-before-SMTP lookup failed: the client's
+			   own relay right is unknown, the rest stands */
 };
 
 /* Configuration-derived, opened once per process. */
@@ -166,7 +168,7 @@ relay_by_pop_redis(struct relay_session *rs, const char *addr)
 		    "time: %.30s\"", key, when);
 	snprintf(rs->why, sizeof(rs->why), "pop_before_smtp redis: %s",
 	    rc == REDIS_FOUND ? "not a time" : redis_last_error());
-	return RS_ERROR;
+	return RS_POP_ERROR;
 }
 
 /* POP-before-SMTP: a login of this address younger than pop_window. */
@@ -180,15 +182,21 @@ relay_by_pop(struct relay_session *rs, const char *addr)
 		return relay_by_pop_redis(rs, addr);
 	if (relay_pop == NULL)
 		return RS_NONE;
-	if ((rc = cdbt_find(relay_pop, CDBT_NETWORK, addr, &m)) == CDBT_ERROR)
-		return relay_table_error(rs, relay_pop);
+	if ((rc = cdbt_find(relay_pop, CDBT_NETWORK, addr, &m)) == CDBT_ERROR) {
+		(void)relay_table_error(rs, relay_pop);
+		return RS_POP_ERROR;
+	}
 	/* only the exact address counts: logins are per host */
 	if (rc == CDBT_NOTFOUND || strchr(m.key, '/') != NULL ||
 	    m.key[strlen(m.key) - 1] == '.')
 		return RS_NONE;
 	enum relay_standing s = relay_pop_age(rs, m.value, "");
 
-	return s == RS_ERROR ? relay_table_error(rs, relay_pop) : s;
+	if (s == RS_ERROR) {
+		(void)relay_table_error(rs, relay_pop);
+		return RS_POP_ERROR;
+	}
+	return s;
 }
 
 /* The client's standing, looked up once per session. */
@@ -218,7 +226,11 @@ relay_standing_of(struct relay_session *rs, const char *addr)
 int
 relay_client_trusted(struct relay_session *rs, const char *client)
 {
-	return relay_standing_of(rs, client) == RS_RELAY;
+	enum relay_standing s = relay_standing_of(rs, client);
+
+	if (s == RS_ERROR || s == RS_POP_ERROR)
+		return -1;
+	return s == RS_RELAY;
 }
 
 static int
@@ -280,6 +292,10 @@ relay_check_rcpt(struct relay_session *rs, const char *client,
 		log_debug("relay: rcpt %s: relay allowed: %s", rcpt,
 		    authenticated ? "authenticated" : rs->why);
 		return 0;
+	}
+	if (s == RS_POP_ERROR) {	/* a login might have allowed it */
+		snprintf(reply, size, "451 4.3.0 Temporary lookup failure");
+		return -1;
 	}
 	log_debug("relay: rcpt %s: relay denied: %s", rcpt, rs->why);
 	snprintf(reply, size, "554 5.7.1 <%s>: Relay access denied", rcpt);

@@ -16,8 +16,11 @@
  * "451 4.3.0 ..." when a table failed).  The client's standing (relay
  * networks, POP-before-SMTP, RELAYCLIENT) is looked up once per session.
  * relay_client_trusted(rs, client) says whether the client itself may relay
- * (relay_clients, RELAYCLIENT, a fresh POP login): such clients skip the
- * DNS score.
+ * (relay_clients, RELAYCLIENT, a fresh POP login): 1 yes (such clients
+ * skip the DNS score), 0 no, -1 unknown (a table or Redis failed).  A
+ * failed POP-before-SMTP lookup leaves local recipients and authenticated
+ * clients as they are; only a relay the login might have allowed gets the
+ * 451.
  * relay_local_domain(rcpt) is 1 when rcpt's domain is in local_domains
  * (and its local part routes nowhere else), 0 when not, -1 on a table
  * error.

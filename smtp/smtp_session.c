@@ -552,6 +552,7 @@ smtp_check_mail(struct smtp_session *s, const char *arg)
 {
 	struct smtp_params	params;
 	char			reply[512];
+	int			trusted;
 
 	if (s->conf->helo_required && s->helo[0] == '\0') {
 		smtp_reply(s, "503 5.5.1 Error: send HELO/EHLO first");
@@ -562,8 +563,9 @@ smtp_check_mail(struct smtp_session *s, const char *arg)
 		return -1;
 	}
 	if ((s->conf->msa || smtp_flag(s, 'A')) && s->login[0] == '\0' &&
-	    !relay_client_trusted(&s->relay, s->client->addr)) {
-		smtp_reply(s, "530 5.7.0 Authentication required");
+	    (trusted = relay_client_trusted(&s->relay, s->client->addr)) != 1) {
+		smtp_reply(s, "%s", trusted == -1 ? "451 4.3.0 Temporary lookup "
+		    "failure" : "530 5.7.0 Authentication required");
 		return -1;
 	}
 	if (smtp_envelope(s, arg, 1, &s->from, &params, &s->params) == -1)
@@ -717,7 +719,7 @@ smtp_greylist(struct smtp_session *s)
 
 	if (s->login[0] != '\0')
 		q.exempt = "authenticated";
-	else if (relay_client_trusted(&s->relay, s->client->addr))
+	else if (relay_client_trusted(&s->relay, s->client->addr) == 1)
 		q.exempt = s->relay.why[0] ? s->relay.why : "relay client";
 	else if (conf_dns_policy(s->conf)) {
 		const struct rbl_verdict *v = rbl_decide(s->rbl);
@@ -771,7 +773,7 @@ smtp_check_rcpt(struct smtp_session *s, const char *arg)
 		return -1;
 	}
 	if (s->login[0] == '\0' && !smtp_flag(s, 'N') &&
-	    !relay_client_trusted(&s->relay, s->client->addr) &&
+	    relay_client_trusted(&s->relay, s->client->addr) != 1 &&
 	    smtp_dns_checks(s, reply, sizeof(reply)) == -1)
 		return -1;
 	return s->conf->greylist ? smtp_greylist(s) : 0;

@@ -188,7 +188,10 @@ load_patterns(struct watch *w, const char *path)
 
 /* --------------------------------------------------------------- lines */
 
-/* record_redis - SET <prefix>pop:<ip> <now> EX window; 0 or -1 (logged) */
+/* record_redis - SET <prefix>pop:<ip> <now> EX window; 0 or -1 (logged).
+ * The connection is kept between logins; one that Redis (its timeout),
+ * a firewall or a restart closed while idle fails the SET, which is then
+ * tried once more on a new connection. */
 static int
 record_redis(const struct watch *w, const char *ip, const char *tag)
 {
@@ -196,14 +199,16 @@ record_redis(const struct watch *w, const char *ip, const char *tag)
 
 	snprintf(key, sizeof(key), "pop:%s", ip);
 	snprintf(now, sizeof(now), "%lld", (long long)time(NULL));
-	if (redis_set_ex(key, now, w->window) == REDIS_FOUND) {
-		pw_log("login ip=%s daemon=%s redis=ok ttl=%ld", ip, tag,
-		    w->window);
-		return 0;
+	for (int try = 0; try < 2; try++) {
+		if (redis_set_ex(key, now, w->window) == REDIS_FOUND) {
+			pw_log("login ip=%s daemon=%s redis=ok ttl=%ld", ip,
+			    tag, w->window);
+			return 0;
+		}
+		redis_session_end();	/* the next try connects again */
 	}
 	pw_log("error: login ip=%s daemon=%s not recorded in Redis: %s", ip,
 	    tag, redis_last_error());
-	redis_session_end();	/* the next login connects again */
 	return -1;
 }
 

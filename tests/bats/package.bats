@@ -184,6 +184,7 @@ files_left() {
 	grep -q '^ExecStart=/usr/sbin/popwatch ' /lib/systemd/system/popwatch.service
 	[[ -f /usr/share/doc/smtpproxy/examples/popbsmtp-post-login.sh ]]
 	grep -q 'POPBSMTP_MKCDB:-/usr/sbin/mkcdb' /usr/share/doc/smtpproxy/examples/popbsmtp-post-login.sh
+	grep -q 'POPBSMTP_POPWATCH:-/usr/sbin/popwatch' /usr/share/doc/smtpproxy/examples/popbsmtp-post-login.sh
 	grep -q '^/var/log/smtpproxy.log ' /etc/logrotate.d/smtpproxy
 	for f in man8/smtpproxy.8 man8/mkcdb.8 man8/popwatch.8 man5/smtpproxy.conf.5; do
 		[[ -f /usr/share/man/$f.gz ]] || fail "no man page $f"

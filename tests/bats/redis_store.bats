@@ -127,6 +127,22 @@ dovecot_login() {
 	refute_log 'event=redis-error'
 }
 
+@test "popwatch -r: a connection Redis closed while idle is made again, and the login is not lost" {
+	pop_hosts
+	: >"$TMP/mail.log"
+	pw -f "$TMP/mail.log" -r "$TMP/smtpproxy.conf" 2>"$TMP/popwatch.err" 3>&- &
+	PW_PID=$!
+	wait_until grep -q '^popwatch: following ' "$TMP/popwatch.err"
+	dovecot_login 192.0.2.7
+	wait_until grep -q '^popwatch: login ip=192.0.2.7 daemon=dovecot redis=ok ' "$TMP/popwatch.err"
+	# Redis drops every other client (its timeout, a restart, a firewall)
+	[[ $(rcli CLIENT KILL TYPE normal) -ge 1 ]] || fail "popwatch had no open connection"
+	dovecot_login 192.0.2.9
+	wait_until grep -q '^popwatch: login ip=192.0.2.9 daemon=dovecot redis=ok ' "$TMP/popwatch.err"
+	[[ -n $(rcli GET smtpproxy:pop:192.0.2.9) ]] || fail "not in Redis"
+	! grep -q 'not recorded' "$TMP/popwatch.err" || fail "$(cat "$TMP/popwatch.err")"
+}
+
 @test "UNIX socket: popwatch -a and the relay check over unix:/path" {
 	stop_redis
 	start_redis unix
@@ -162,6 +178,14 @@ dovecot_login() {
 	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
 	[[ $status == 100 && $output == *"smtpproxy.conf:2: redis_server: 'localhost' is not host:port"* ]] ||
 		fail "status $status" "$output"
+	# a name: every session would resolve it, unbounded by timeout_redis
+	write_conf 'backend 127.0.0.1:25' 'redis_server localhost:6379'
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
+	[[ $status == 100 && $output == *"smtpproxy.conf:2: redis_server: 'localhost:6379': give an IP address (or unix:/path), not a name"* ]] ||
+		fail "status $status" "$output"
+	write_conf 'backend 127.0.0.1:25' 'redis_server [::1]:6379'
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
+	[[ $output != *"redis_server: '"* ]] || fail "[::1]:6379 refused" "$output"
 }
 
 @test "wrong password: event=redis-error, the POP relay is 451 4.3.0" {
@@ -175,6 +199,51 @@ dovecot_login() {
 	assert_codes "220 250 250 451 221"
 	assert_reply '451 4\.3\.0 '
 	assert_log 'event=redis-error server=127\.0\.0\.1:[0-9]+ what=auth reason=".*(WRONGPASS|invalid).*"'
+}
+
+@test "Redis down: local mail and authenticated relay go on; only a relay a login might allow is 451; MSA MAIL is 451, not 530" {
+	local cf=()
+	make_sasldb
+	printf 'local.test\n' >"$TMP/local.txt"
+	mk -t domains "$TMP/local.txt" "$TMP/local.cdb" >/dev/null
+	mapfile -t cf < <(redis_conf; sasl_conf)
+	cf+=('pop_before_smtp redis:' "local_domains cdb:$TMP/local.cdb"
+		'auth_requires_tls no')
+	start_proxy "${cf[@]}"
+	stop_redis KILL
+	run smtp -b 127.0.0.3 'EHLO c.test\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 \
+		'RCPT TO:<user@local.test>\r\n' =1 'RCPT TO:<r@remote.test>\r\n' =1 'QUIT\r\n'
+	assert_codes "220 250 250 250 451 221"
+	assert_reply '451 4\.3\.0 Temporary lookup failure$'
+	run smtp -b 127.0.0.3 'EHLO c.test\r\n' =1 "$(auth_plain alice "$ALICE_PW")" =1 \
+		'MAIL FROM:<s@test>\r\n' =1 'RCPT TO:<r@remote.test>\r\n' =1 'QUIT\r\n'
+	assert_codes "220 250 235 250 250 221"
+	# the same as an MSA
+	stop_proxy
+	start_proxy "${cf[@]}" 'msa yes'
+	run smtp -b 127.0.0.3 'EHLO c.test\r\n' =1 'MAIL FROM:<s@test>\r\n' =1 'QUIT\r\n'
+	assert_codes "220 250 451 221"
+	assert_reply '451 4\.3\.0 Temporary lookup failure$'
+	run smtp -b 127.0.0.3 'EHLO c.test\r\n' =1 "$(auth_plain alice "$ALICE_PW")" =1 \
+		'MAIL FROM:<s@test>\r\n' =1 'QUIT\r\n'
+	assert_codes "220 250 235 250 221"
+	assert_log 'event=redis-error server=127\.0\.0\.1:[0-9]+ what=connect'
+}
+
+@test "a failed AUTH gives a count that has no lifetime one (INCR and EXPIRE in one step)" {
+	local lines=() ttl
+	make_sasldb
+	mapfile -t lines < <(redis_conf; sasl_conf)
+	start_proxy "${lines[@]}" 'auth_requires_tls no' 'client_auth_failure_limit 5' \
+		'client_auth_failure_window 60'
+	# as a crash between an INCR and its EXPIRE would leave it
+	rcli SET smtpproxy:authfail:127.0.0.2 1 >/dev/null
+	[[ $(rcli TTL smtpproxy:authfail:127.0.0.2) == -1 ]] || fail "set-up"
+	run smtp -b 127.0.0.2 'EHLO c.test\r\n' =1 "$(auth_plain alice wrong)" =1 'QUIT\r\n'
+	assert_codes "220 250 535 221"
+	[[ $(rcli GET smtpproxy:authfail:127.0.0.2) == 2 ]] || fail "count: $(rcli GET smtpproxy:authfail:127.0.0.2)"
+	ttl=$(rcli TTL smtpproxy:authfail:127.0.0.2)
+	((ttl > 0 && ttl <= 60)) || fail "TTL $ttl"
 }
 
 # ------------------------------------------------------------- failures
@@ -256,6 +325,27 @@ dovecot_login() {
 	assert_codes "220 221"
 	wait_sessions_done
 	[[ $(rcli ZCARD smtpproxy:conn:127.0.0.2) == 0 ]] || fail "stuck: $(rcli ZRANGE smtpproxy:conn:127.0.0.2 0 -1 WITHSCORES)"
+}
+
+@test "a session that found Redis down after it was counted frees its place at its end" {
+	REDIS_TIMEOUT=500 pop_hosts 'client_connection_count_limit 3'
+	hold a -b 127.0.0.2 'EHLO c.test\r\n' =1 "$(go a)" 'MAIL FROM:<s@test>\r\n' =1 \
+		'RCPT TO:<r@remote.test>\r\n' =1 "$(go b)" 'QUIT\r\n'
+	held a '^250 '
+	[[ $(rcli ZCARD smtpproxy:conn:127.0.0.2) == 1 ]] || fail "not counted"
+	kill -STOP "$REDIS_PID"
+	touch "$TMP/a.go"
+	# the POP lookup waits timeout_redis: 451, and Redis is down for the
+	# rest of the session
+	held a '^451 4\.3\.0 '
+	kill -CONT "$REDIS_PID"
+	touch "$TMP/b.go"
+	release a
+	assert_codes "220 250 250 451 221"
+	wait_sessions_done
+	[[ $(rcli ZCARD smtpproxy:conn:127.0.0.2) == 0 ]] ||
+		fail "its place is still taken: $(rcli ZRANGE smtpproxy:conn:127.0.0.2 0 -1 WITHSCORES)"
+	assert_log 'event=redis-error server=127\.0\.0\.1:[0-9]+ what=GET reason='
 }
 
 # score_past KEY: no member of the sorted set KEY counts any more
@@ -539,6 +629,27 @@ redis_waiting() {
 	assert_log 'event=greylist-error store=redis op=get reason="bad record, written anew" key="t 127\.0\.9\.0/24 t@mail\.test user@local\.test"'
 	[[ $(grey_key 't 127.0.9.0/24 t@mail.test user@local.test') =~ ^1\ [0-9]+\ [0-9]+\ 0\ 0$ ]] ||
 		fail "not rewritten: '$(grey_key 't 127.0.9.0/24 t@mail.test user@local.test')'"
+}
+
+@test "greylist_db redis: the longest prefix and a triplet of 456 bytes still fit a key" {
+	local prefix long_dom from rcpt
+	prefix=$(printf 'p%.0s' {1..63}):
+	long_dom=$(printf 'd%.0s' {1..60})
+	long_dom=$long_dom.$long_dom.$long_dom.test
+	from=s@$(printf 'e%.0s' {1..60}).$(printf 'e%.0s' {1..60}).$(printf 'e%.0s' {1..60}).$(printf 'e%.0s' {1..60}).test
+	rcpt=u@$long_dom
+	printf '%s\n' "$long_dom" >"$TMP/local.txt"
+	mk -t domains "$TMP/local.txt" "$TMP/local.cdb" >/dev/null
+	local lines=()
+	mapfile -t lines < <(redis_conf)
+	start_proxy "${lines[@]}" "local_domains cdb:$TMP/local.cdb" 'greylist yes' \
+		'greylist_db redis:' "redis_prefix $prefix"
+	run smtp -b 127.0.10.1 'EHLO c.test\r\n' =1 "MAIL FROM:<$from>\\r\\n" =1 \
+		"RCPT TO:<$rcpt>\\r\\n" =1 'QUIT\r\n'
+	assert_codes "220 250 250 451 221"
+	[[ $(rcli EXISTS "${prefix}grey:t 127.0.10.0/24 $from $rcpt") == 1 ]] ||
+		fail "no key" "$(rcli --scan)"
+	refute_log 'event=(redis|greylist)-error'
 }
 
 @test "greylist_db redis: needs redis_server (file:line); -T -d names the Redis keys" {
