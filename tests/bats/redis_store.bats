@@ -169,20 +169,20 @@ dovecot_login() {
 	check_conf 111 "redis_server: 127.0.0.1:$REDIS_PORT: connect: Connection refused"
 }
 
+# conf_refused LINE TEXT: with LINE, smtpproxy -n exits 100 and prints TEXT
+conf_refused() {
+	write_conf 'backend 127.0.0.1:25' "$1"
+	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
+	[[ $status == 100 && $output == *"$2"* ]] || fail "status $status" "$output"
+}
+
 @test "-n: pop_before_smtp redis: needs redis_server; bad redis_server is file:line" {
-	write_conf 'backend 127.0.0.1:25' 'pop_before_smtp redis:'
-	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
-	[[ $status == 100 && $output == *"pop_before_smtp: redis: needs redis_server"* ]] ||
-		fail "status $status" "$output"
-	write_conf 'backend 127.0.0.1:25' 'redis_server localhost'
-	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
-	[[ $status == 100 && $output == *"smtpproxy.conf:2: redis_server: 'localhost' is not host:port"* ]] ||
-		fail "status $status" "$output"
+	conf_refused 'pop_before_smtp redis:' "pop_before_smtp: redis: needs redis_server"
+	conf_refused 'redis_server localhost' \
+		"smtpproxy.conf:2: redis_server: 'localhost' is not host:port"
 	# a name: every session would resolve it, unbounded by timeout_redis
-	write_conf 'backend 127.0.0.1:25' 'redis_server localhost:6379'
-	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
-	[[ $status == 100 && $output == *"smtpproxy.conf:2: redis_server: 'localhost:6379': give an IP address (or unix:/path), not a name"* ]] ||
-		fail "status $status" "$output"
+	conf_refused 'redis_server localhost:6379' \
+		"smtpproxy.conf:2: redis_server: 'localhost:6379': give an IP address (or unix:/path), not a name"
 	write_conf 'backend 127.0.0.1:25' 'redis_server [::1]:6379'
 	run proxy_env "$SMTPPROXY_BIN" -n -f "$TMP/smtpproxy.conf"
 	[[ $output != *"redis_server: '"* ]] || fail "[::1]:6379 refused" "$output"
