@@ -169,8 +169,8 @@ deps-test:
 	sh tools/deps.sh test
 
 test: deps-test
-	$(MAKE) asan unit
-	$(MAKE) fuzz-smoke
+	$(MAKE) -j$$(nproc) asan unit
+	$(MAKE) -j$$(nproc) fuzz-smoke
 	tests/run
 
 run:
