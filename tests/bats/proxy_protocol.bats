@@ -11,9 +11,9 @@
 # relay_clients) or 127.0.0.4 (not); 127.0.0.3 is a direct client.
 
 load lib/common
+load lib/haproxy
 
 MKCDB=${MKCDB:-$ROOT/build/asan/mkcdb}
-HA_PID=
 
 setup() {
 	common_setup
@@ -44,24 +44,6 @@ proxy_behind() {
 		"relay_clients cdb:$TMP/nets.cdb" "$@"
 }
 
-# haproxy_run WRITER [ARG...]: HAProxy in the foreground on a free
-# HA_PORT (HA_PID), with the configuration WRITER ARG... prints (it reads
-# HA_PORT); three ports are tried
-haproxy_run() {
-	local try
-	for try in 1 2 3; do
-		HA_PORT=$(free_port) || return 1
-		"$@" >"$TMP/haproxy.cfg"
-		haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.out" 2>&1 &
-		HA_PID=$!
-		wait_own_port "$HA_PID" "$HA_PORT" && return 0
-		stop_pid "$HA_PID"
-		HA_PID=
-	done
-	cat "$TMP/haproxy.out" >&2
-	fail "haproxy did not start"
-}
-
 # start_haproxy send-proxy|send-proxy-v2: HAProxy on 127.0.0.1:HA_PORT in
 # the foreground, forwarding to the proxy with that option
 start_haproxy() {
@@ -69,14 +51,8 @@ start_haproxy() {
 }
 
 haproxy_cfg() {
+	haproxy_defaults
 	cat <<HACFG
-global
-	maxconn 100
-defaults
-	mode tcp
-	timeout connect 5s
-	timeout client 30s
-	timeout server 30s
 frontend smtp
 	bind 127.0.0.1:$HA_PORT
 	default_backend mx

@@ -16,10 +16,10 @@
 load lib/common
 load lib/auth
 load lib/redis
+load lib/haproxy
 
 POPWATCH=${POPWATCH_BIN:-$ROOT/build/asan/popwatch}
 PW_PID=
-HA_PID=
 
 setup() {
 	common_setup
@@ -379,37 +379,24 @@ before_second() {
 # start_haproxy: HAProxy on 127.0.0.1, frontend HA_A -> host A with
 # send-proxy, frontend HA_B -> host B with send-proxy-v2
 start_haproxy() {
-	local try
-	for try in 1 2 3; do
-		HA_A=$(free_port) && HA_B=$(free_port) || return 1
-		cat >"$TMP/haproxy.cfg" <<HACFG
-global
-	maxconn 100
-defaults
-	mode tcp
-	timeout connect 5s
-	timeout client 30s
-	timeout server 30s
+	haproxy_run -2 haproxy_cfg || return 1
+	HA_A=$HA_PORT HA_B=$HA_PORT2
+}
+
+haproxy_cfg() {
+	haproxy_defaults
+	cat <<HACFG
 frontend fa
-	bind 127.0.0.1:$HA_A
+	bind 127.0.0.1:$HA_PORT
 	default_backend a
 frontend fb
-	bind 127.0.0.1:$HA_B
+	bind 127.0.0.1:$HA_PORT2
 	default_backend b
 backend a
 	server mxa 127.0.0.1:$PROXY_PORT send-proxy
 backend b
 	server mxb 127.0.0.1:$B_PORT send-proxy-v2
 HACFG
-		haproxy -db -f "$TMP/haproxy.cfg" >"$TMP/haproxy.out" 2>&1 &
-		HA_PID=$!
-		wait_own_port "$HA_PID" "$HA_A" && wait_own_port "$HA_PID" "$HA_B" &&
-			return 0
-		stop_pid "$HA_PID"
-		HA_PID=
-	done
-	cat "$TMP/haproxy.out" >&2
-	fail "haproxy did not start"
 }
 
 @test "behind HAProxy (send-proxy, send-proxy-v2): XCLIENT, relay_clients and the count limit on the original client, across both hosts" {
